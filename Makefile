@@ -1,0 +1,38 @@
+# isola: top-level build. `make run` and `make test` install what is missing, build
+# everything and then run the demo or the whole test suite. Both are safe to run twice.
+MVN ?= mvn -B -q
+DEMO_DIR := build/images
+
+.PHONY: all setup build java guest-image demo-image run test unit-test clean
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup java guest-image demo-image
+
+java:
+	@echo "[build] Java modules (Maven)"
+	@$(MVN) install -DskipTests
+
+guest-image:
+	@$(MAKE) --no-print-directory -C guest-image
+
+demo-image:
+	@guest-image/demo-image/build.sh $(DEMO_DIR)
+
+# Boots a sandbox VM and runs the demo container in it.
+run: build
+	@scripts/demo.sh $(DEMO_DIR)/demo-oci
+
+# The whole suite: unit tests and the integration tests that boot real VMs.
+test: build
+	@$(MVN) verify -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci
+
+unit-test: setup
+	@$(MVN) verify -pl proto,vmm -am
+
+clean:
+	@$(MVN) clean
+	@$(MAKE) --no-print-directory -C guest-image clean
+	rm -rf build

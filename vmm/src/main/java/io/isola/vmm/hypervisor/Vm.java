@@ -1,0 +1,29 @@
+package io.isola.vmm.hypervisor;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/** A running sandbox VM, as its owner sees it. Closing it always leaves nothing running. */
+public interface Vm extends AutoCloseable {
+  VmSpec spec();
+
+  /** Host pid of the hypervisor process. */
+  long pid();
+
+  /** Completes when the VM process has exited, with a description of how it ended. */
+  CompletableFuture<VmExit> exit();
+
+  /** Asks the hypervisor to stop the VM now (QMP quit), then kills it if it lingers. */
+  void stop(Duration grace);
+
+  /** The last lines of the guest console, for error messages about a failed boot. */
+  Optional<String> consoleTail(int maxBytes);
+
+  /** Stops the VM if needed and removes its sockets; never throws. */
+  @Override
+  void close();
+
+  /** How the hypervisor process ended. */
+  record VmExit(int exitCode, String description) {}
+}

@@ -1,0 +1,88 @@
+package io.isola.vmm.qemu;
+
+import io.isola.vmm.hypervisor.Hypervisor;
+import io.isola.vmm.hypervisor.Vm;
+import io.isola.vmm.hypervisor.VmSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/** Runs each sandbox VM as a QEMU process driven over QMP. */
+public final class QemuBackend implements Hypervisor {
+  private static final Duration CONTROL_DEADLINE = Duration.ofSeconds(15);
+
+  private final Path qemuBinary;
+  private final Accelerator accelerator;
+
+  public QemuBackend(Path qemuBinary, Accelerator accelerator) {
+    this.qemuBinary = qemuBinary;
+    this.accelerator = accelerator;
+  }
+
+  static Path qemuLog(VmSpec spec) {
+    return spec.runDirectory().resolve("qemu.log");
+  }
+
+  @Override
+  public Vm launch(VmSpec spec) throws IOException {
+    List<String> argv = new QemuCommandLine(qemuBinary, accelerator).build(spec);
+    ProcessBuilder builder = new ProcessBuilder(argv)
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .redirectErrorStream(true)
+        .redirectOutput(qemuLog(spec).toFile());
+    // A clean environment: nothing of the caller's leaks into the hypervisor process.
+    builder.environment().clear();
+    builder.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    Process process;
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      throw new IOException("cannot start " + qemuBinary + " (install qemu-system-x86: make setup): " + e.getMessage(), e);
+    }
+    QemuVm vm = new QemuVm(spec, process);
+    try {
+      vm.attachQmp(connectControl(spec, process));
+      return vm;
+    } catch (IOException | RuntimeException e) {
+      vm.close();
+      throw e;
+    }
+  }
+
+  /** Waits for QEMU to create its QMP socket, then connects; fails fast if QEMU died. */
+  private QmpClient connectControl(VmSpec spec, Process process) throws IOException {
+    long deadline = System.nanoTime() + CONTROL_DEADLINE.toNanos();
+    IOException last = null;
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        String log = QemuVm.tail(qemuLog(spec), 2048).map(String::strip).orElse("(no output)");
+        throw new IOException("QEMU exited with status " + process.exitValue() + " before the VM started: " + log);
+      }
+      if (Files.exists(spec.controlSocket())) {
+        try {
+          return QmpClient.connect(spec.controlSocket(), event -> { }, Duration.ofSeconds(5));
+        } catch (IOException e) {
+          last = e;
+        }
+      }
+      sleep(5);
+    }
+    throw new IOException("QEMU's control socket did not come up within " + CONTROL_DEADLINE.toSeconds() + " s"
+        + (last == null ? "" : ": " + last.getMessage()));
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public String describe() {
+    return "QEMU " + qemuBinary + " (" + accelerator + ")";
+  }
+}

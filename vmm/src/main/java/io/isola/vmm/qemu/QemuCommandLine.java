@@ -1,0 +1,71 @@
+package io.isola.vmm.qemu;
+
+import io.isola.vmm.hypervisor.VmSpec;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds the QEMU argv for a sandbox VM. Everything QEMU gets is spelled out here, so that what
+ * a sandbox can reach is visible in one place: no default devices, no network, one
+ * virtio-serial port for the agent, one virtio-9p device per share, a serial console to a file.
+ */
+public final class QemuCommandLine {
+  /** The name of the virtio-serial port the agent looks for in the guest. */
+  public static final String AGENT_PORT_NAME = "isola.agent";
+
+  private final Path qemuBinary;
+  private final Accelerator accelerator;
+
+  public QemuCommandLine(Path qemuBinary, Accelerator accelerator) {
+    this.qemuBinary = qemuBinary;
+    this.accelerator = accelerator;
+  }
+
+  public List<String> build(VmSpec spec) {
+    List<String> argv = new ArrayList<>();
+    argv.add(qemuBinary.toString());
+    add(argv, "-name", "isola-" + spec.name() + ",debug-threads=on");
+    argv.add("-nodefaults");
+    argv.add("-no-user-config");
+    argv.add("-nographic");
+    argv.add("-no-reboot"); // a guest reboot ends the VM: the agent powers off, never reboots
+    // microvm: no PCI bus, no firmware tables to walk; devices are virtio-mmio.
+    add(argv, "-machine", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on,acpi=on");
+    add(argv, "-accel", accelerator == Accelerator.KVM ? "kvm" : "tcg,thread=multi");
+    add(argv, "-cpu", accelerator == Accelerator.KVM ? "host" : "max");
+    add(argv, "-smp", Integer.toString(spec.vcpus()));
+    add(argv, "-m", spec.memoryMib() + "M");
+    add(argv, "-kernel", spec.kernel().toString());
+    add(argv, "-initrd", spec.initrd().toString());
+    add(argv, "-append", spec.kernelArgs());
+    add(argv, "-serial", "file:" + escape(spec.consoleLog()));
+    add(argv, "-qmp", "unix:" + escape(spec.controlSocket()) + ",server=on,wait=off");
+    add(argv, "-chardev", "socket,id=agent,path=" + escape(spec.agentSocket()) + ",server=on,wait=off");
+    add(argv, "-device", "virtio-serial-device,max_ports=2");
+    add(argv, "-device", "virtserialport,chardev=agent,name=" + AGENT_PORT_NAME);
+    int index = 0;
+    for (VmSpec.Share share : spec.shares()) {
+      String id = "fs" + index++;
+      // mapped-xattr: guest ownership and modes live in xattrs, so the guest can never create a
+      // set-uid file or a device node that the host would honour.
+      add(argv, "-fsdev", "local,id=" + id + ",path=" + escape(share.hostPath())
+          + ",security_model=mapped-xattr,multidevs=remap" + (share.readOnly() ? ",readonly=on" : ""));
+      add(argv, "-device", "virtio-9p-device,fsdev=" + id + ",mount_tag=" + share.tag());
+    }
+    // QEMU's own seccomp filter: no obsolete syscalls, no setuid, no fork/exec, no resource games.
+    add(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    add(argv, "-pidfile", spec.runDirectory().resolve("qemu.pid").toString());
+    return argv;
+  }
+
+  private static void add(List<String> argv, String option, String value) {
+    argv.add(option);
+    argv.add(value);
+  }
+
+  /** QEMU option values separate keys with commas; a literal comma is written twice. */
+  static String escape(Path path) {
+    return path.toString().replace(",", ",,");
+  }
+}

@@ -1,0 +1,134 @@
+package io.isola.vmm.qemu;
+
+import io.isola.vmm.hypervisor.Vm;
+import io.isola.vmm.hypervisor.VmSpec;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/** One QEMU process and its QMP connection. */
+final class QemuVm implements Vm {
+  private static final Logger LOG = Logger.getLogger(QemuVm.class.getName());
+  private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
+
+  private final VmSpec spec;
+  private final Process process;
+  private final CompletableFuture<VmExit> exit;
+  private volatile QmpClient qmp;
+  private volatile boolean stopRequested;
+
+  QemuVm(VmSpec spec, Process process) {
+    this.spec = spec;
+    this.process = process;
+    this.exit = process.onExit().thenApply(this::describeExit);
+  }
+
+  void attachQmp(QmpClient qmp) {
+    this.qmp = qmp;
+  }
+
+  private VmExit describeExit(Process p) {
+    int code = p.exitValue();
+    String how;
+    if (stopRequested) {
+      how = "stopped";
+    } else if (code == 0) {
+      how = "guest powered off";
+    } else if (code > 128) {
+      how = "QEMU was killed by signal " + (code - 128);
+    } else {
+      how = "QEMU exited with status " + code + qemuLogTail().map(t -> ": " + t).orElse("");
+    }
+    return new VmExit(code, how);
+  }
+
+  @Override
+  public VmSpec spec() {
+    return spec;
+  }
+
+  @Override
+  public long pid() {
+    return process.pid();
+  }
+
+  @Override
+  public CompletableFuture<VmExit> exit() {
+    return exit;
+  }
+
+  @Override
+  public void stop(Duration grace) {
+    stopRequested = true;
+    if (!process.isAlive()) {
+      return;
+    }
+    QmpClient control = qmp;
+    if (control != null) {
+      try {
+        control.execute("quit", null, QMP_TIMEOUT);
+      } catch (IOException e) {
+        LOG.log(Level.FINE, "QMP quit failed; killing QEMU", e);
+      }
+    }
+    try {
+      if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      process.destroyForcibly();
+    }
+  }
+
+  @Override
+  public Optional<String> consoleTail(int maxBytes) {
+    return tail(spec.consoleLog(), maxBytes);
+  }
+
+  private Optional<String> qemuLogTail() {
+    return tail(QemuBackend.qemuLog(spec), 2048).map(String::strip);
+  }
+
+  /** The end of a log file, with control characters escaped: the guest wrote the console. */
+  static Optional<String> tail(Path file, int maxBytes) {
+    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+      long start = Math.max(0, raf.length() - maxBytes);
+      byte[] bytes = new byte[(int) (raf.length() - start)];
+      raf.seek(start);
+      raf.readFully(bytes);
+      StringBuilder text = new StringBuilder();
+      for (char c : new String(bytes, StandardCharsets.UTF_8).toCharArray()) {
+        text.append(c == '\n' || (c >= 0x20 && c != 0x7f) ? c : '?');
+      }
+      return text.length() == 0 ? Optional.empty() : Optional.of(text.toString());
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  @Override
+  public void close() {
+    stop(Duration.ofSeconds(2));
+    QmpClient control = qmp;
+    if (control != null) {
+      control.close();
+    }
+    for (Path p : new Path[] {spec.agentSocket(), spec.controlSocket()}) {
+      try {
+        Files.deleteIfExists(p);
+      } catch (IOException e) {
+        LOG.log(Level.WARNING, "cannot remove " + p, e);
+      }
+    }
+  }
+}

@@ -1,0 +1,201 @@
+package io.isola.vmm.sandbox;
+
+import io.isola.proto.agent.v1.StdioStream;
+import io.isola.proto.agent.v1.WaitProcessResponse;
+import io.isola.ttrpc.StatusCode;
+import io.isola.ttrpc.TtrpcException;
+import io.isola.vmm.catalog.Catalog;
+import io.isola.vmm.catalog.CatalogException;
+import io.isola.vmm.catalog.DigestVerifier;
+import io.isola.vmm.hypervisor.VmSpec;
+import io.isola.vmm.image.Image;
+import io.isola.vmm.image.PreparedRootfs;
+import io.isola.vmm.image.RuntimeSpecBuilder;
+import io.isola.vmm.qemu.AcceleratorProbe;
+import io.isola.vmm.qemu.Accelerator;
+import io.isola.vmm.qemu.QemuBackend;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * `isola run` end to end: verify the guest files, prepare the root filesystem, boot a VM,
+ * run the container with stdio attached, tear everything down. Every exit path goes through
+ * the finally blocks, so no VM, socket or directory outlives the run (the container's
+ * filesystem stays only when the caller did not ask for --rm).
+ */
+public final class ContainerRun {
+  private static final String ROOTFS_TAG = "rootfs";
+  private static final Duration OUTPUT_DRAIN = Duration.ofSeconds(10);
+  private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(3);
+
+  private final RunRequest request;
+  private final InputStream stdin;
+  private final OutputStream stdout;
+  private final PrintStream stderr;
+  private final String id = newId();
+  private final SignalForwarder signals;
+
+  public ContainerRun(RunRequest request, InputStream stdin, OutputStream stdout, PrintStream stderr) {
+    this.request = request;
+    this.stdin = stdin;
+    this.stdout = stdout;
+    this.stderr = stderr;
+    this.signals = new SignalForwarder(id);
+  }
+
+  private static String newId() {
+    byte[] bytes = new byte[6];
+    new SecureRandom().nextBytes(bytes);
+    return HexFormat.of().formatHex(bytes);
+  }
+
+  /** Runs the container and returns the exit code for the isola process. */
+  public int execute() {
+    SandboxDirectories dirs = null;
+    boolean keepFilesystem = false;
+    signals.install();
+    try {
+      Catalog catalog = Catalog.load(request.catalog());
+      Catalog.Kernel kernel = catalog.kernel(request.kernel());
+      Catalog.BaseImage base = catalog.baseImage(request.baseImage());
+      DigestVerifier verifier = new DigestVerifier(request.stateRoot().resolve("verified-digests"));
+      verifier.verify(kernel.file(), kernel.sha256());
+      verifier.verify(base.file(), base.sha256());
+      Accelerator accelerator = chooseAccelerator(kernel, base);
+
+      dirs = SandboxDirectories.create(request.runRoot(), request.stateRoot(), id);
+      byte[] ociConfig;
+      PreparedRootfs rootfs;
+      try (Image image = Image.open(request.image())) {
+        rootfs = image.unpackTo(dirs.rootfs());
+        keepFilesystem = rootfs.unpacked() && !request.removeWhenDone();
+        ociConfig = RuntimeSpecBuilder.runtimeSpec(image.config(), request.options(), rootfs.path());
+      }
+      VmSpec spec = new VmSpec(id, kernel.file(), base.file(), GuestBoot.KERNEL_ARGS, request.vcpus(),
+          request.memoryMib(), List.of(new VmSpec.Share(ROOTFS_TAG, rootfs.path(), false)), dirs.run());
+      try (Sandbox sandbox = Sandbox.boot(new QemuBackend(request.qemu(), accelerator), spec, GuestBoot.BOOT_DEADLINE)) {
+        signals.attach(sandbox);
+        if (signals.forcedTeardown() != 0) {
+          return 128 + signals.forcedTeardown();
+        }
+        int code = runContainer(sandbox, ociConfig);
+        sandbox.shutdown(SHUTDOWN_GRACE);
+        return code;
+      }
+    } catch (CatalogException | SandboxException | IOException e) {
+      if (signals.forcedTeardown() != 0) {
+        return 128 + signals.forcedTeardown();
+      }
+      stderr.println("isola: " + e.getMessage());
+      return ExitCodes.RUNTIME_ERROR;
+    } catch (RuntimeException e) {
+      stderr.println("isola: internal error: " + e);
+      return ExitCodes.RUNTIME_ERROR;
+    } finally {
+      signals.uninstall();
+      cleanUp(dirs, keepFilesystem);
+    }
+  }
+
+  private Accelerator chooseAccelerator(Catalog.Kernel kernel, Catalog.BaseImage base) {
+    AcceleratorProbe.Verdict verdict = new AcceleratorProbe(request.qemu(), request.stateRoot().resolve("accelerator"))
+        .decide(kernel.file(), base.file());
+    if (verdict.accelerator() == Accelerator.TCG) {
+      stderr.println("isola: warning: " + verdict.reason() + "; running the VM under TCG software emulation (slow)");
+    }
+    return verdict.accelerator();
+  }
+
+  private int runContainer(Sandbox sandbox, byte[] ociConfig) throws SandboxException {
+    var agent = sandbox.agent();
+    try {
+      agent.createContainer(id, ociConfig, ROOTFS_TAG, request.interactive(), request.terminal());
+    } catch (TtrpcException e) {
+      return reportStartFailure(sandbox, e);
+    }
+    CompletableFuture<Throwable> out = StdioPump.output(agent, id, "", StdioStream.STDOUT, stdout);
+    CompletableFuture<Throwable> err = request.terminal()
+        ? CompletableFuture.completedFuture(null)
+        : StdioPump.output(agent, id, "", StdioStream.STDERR, stderr);
+    try {
+      agent.startContainer(id);
+    } catch (TtrpcException e) {
+      return reportStartFailure(sandbox, e);
+    }
+    if (request.interactive()) {
+      StdioPump.input(agent, id, "", stdin);
+    }
+    WaitProcessResponse status;
+    try {
+      status = agent.waitProcess(id, "");
+    } catch (TtrpcException e) {
+      if (signals.forcedTeardown() != 0) {
+        return 128 + signals.forcedTeardown();
+      }
+      throw new SandboxException("lost the sandbox while the container ran: " + vmState(sandbox) + " ("
+          + e.detail() + ")", e);
+    }
+    drain(out);
+    drain(err);
+    if (status.getOomKilled()) {
+      stderr.println("isola: the container was killed for running out of memory (--memory " + request.memoryMib() + ")");
+    }
+    return status.getExitStatus();
+  }
+
+  private int reportStartFailure(Sandbox sandbox, TtrpcException e) throws SandboxException {
+    if (e.code() == StatusCode.NOT_FOUND) {
+      stderr.println("isola: " + e.detail());
+      return ExitCodes.NOT_FOUND;
+    }
+    if (e.code() == StatusCode.PERMISSION_DENIED) {
+      stderr.println("isola: " + e.detail());
+      return ExitCodes.NOT_EXECUTABLE;
+    }
+    if (sandbox.vm().exit().isDone() || sandbox.channelLost().isDone()) {
+      throw new SandboxException("lost the sandbox while creating the container: " + vmState(sandbox), e);
+    }
+    throw new SandboxException("cannot start the container: " + e.detail(), e);
+  }
+
+  private static String vmState(Sandbox sandbox) {
+    try {
+      return sandbox.vm().exit().get(2, TimeUnit.SECONDS).description();
+    } catch (Exception e) {
+      return sandbox.channelLost().getNow("the agent stopped answering");
+    }
+  }
+
+  /** Output after the exit is still owed to the user; wait for EOF, but not forever. */
+  private static void drain(CompletableFuture<Throwable> pump) {
+    try {
+      pump.get(OUTPUT_DRAIN.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      // a process in the container kept the stream open; the VM is torn down next anyway
+    }
+  }
+
+  private void cleanUp(SandboxDirectories dirs, boolean keepFilesystem) {
+    if (dirs == null) {
+      return;
+    }
+    try {
+      dirs.removeRun();
+      if (!keepFilesystem) {
+        dirs.removeState();
+      } else {
+        stderr.println("isola: container " + id + " kept its filesystem at " + dirs.rootfs() + " (use --rm to discard it)");
+      }
+    } catch (IOException e) {
+      stderr.println("isola: warning: could not remove sandbox files: " + e.getMessage());
+    }
+  }
+}
