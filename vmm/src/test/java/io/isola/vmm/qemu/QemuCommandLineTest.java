@@ -1,0 +1,80 @@
+package io.isola.vmm.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.isola.vmm.hypervisor.VmSpec;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QemuCommandLineTest {
+  private final VmSpec spec = new VmSpec("abc", Path.of("/k/vmlinux"), Path.of("/k/nano.cpio"), "console=ttyS0 quiet",
+      2, 512, List.of(new VmSpec.Share("rootfs", Path.of("/s/a,b/rootfs"), false),
+          new VmSpec.Share("ro", Path.of("/s/ro"), true)), Path.of("/r/abc"));
+
+  private List<String> argv(Accelerator accelerator) {
+    return new QemuCommandLine(Path.of("/usr/bin/qemu-system-x86_64"), accelerator).build(spec);
+  }
+
+  private static String valueOf(List<String> argv, String option) {
+    int i = argv.indexOf(option);
+    assertTrue(i >= 0, option + " missing from " + argv);
+    return argv.get(i + 1);
+  }
+
+  private static List<String> valuesOf(List<String> argv, String option) {
+    java.util.ArrayList<String> values = new java.util.ArrayList<>();
+    for (int i = 0; i < argv.size() - 1; i++) {
+      if (argv.get(i).equals(option)) {
+        values.add(argv.get(i + 1));
+      }
+    }
+    return values;
+  }
+
+  @Test
+  void bootsTheKernelDirectlyWithNoDefaultDevices() {
+    List<String> argv = argv(Accelerator.TCG);
+    assertEquals("/usr/bin/qemu-system-x86_64", argv.get(0));
+    assertTrue(argv.contains("-nodefaults"));
+    assertTrue(argv.contains("-no-user-config"));
+    assertEquals("/k/vmlinux", valueOf(argv, "-kernel"));
+    assertEquals("/k/nano.cpio", valueOf(argv, "-initrd"));
+    assertEquals("console=ttyS0 quiet", valueOf(argv, "-append"));
+    assertEquals("512M", valueOf(argv, "-m"));
+    assertEquals("2", valueOf(argv, "-smp"));
+    assertFalse(argv.contains("-netdev"), "no network in the skeleton");
+  }
+
+  @Test
+  void acceleratorDecidesAccelAndCpu() {
+    assertTrue(valueOf(argv(Accelerator.TCG), "-accel").startsWith("tcg"));
+    assertEquals("kvm", valueOf(argv(Accelerator.KVM), "-accel"));
+    assertEquals("host", valueOf(argv(Accelerator.KVM), "-cpu"));
+  }
+
+  @Test
+  void agentPortAndControlSocketLiveInTheRunDirectory() {
+    List<String> argv = argv(Accelerator.TCG);
+    assertEquals("socket,id=agent,path=/r/abc/agent.sock,server=on,wait=off", valueOf(argv, "-chardev"));
+    assertTrue(valuesOf(argv, "-device").contains("virtserialport,chardev=agent,name=isola.agent"));
+    assertEquals("unix:/r/abc/control.sock,server=on,wait=off", valueOf(argv, "-qmp"));
+  }
+
+  @Test
+  void sharesUseMappedXattrAndEscapeCommasAndHonourReadOnly() {
+    List<String> fsdevs = valuesOf(argv(Accelerator.TCG), "-fsdev");
+    assertEquals(2, fsdevs.size());
+    assertEquals("local,id=fs0,path=/s/a,,b/rootfs,security_model=mapped-xattr,multidevs=remap", fsdevs.get(0));
+    assertTrue(fsdevs.get(1).endsWith(",readonly=on"), fsdevs.get(1));
+  }
+
+  @Test
+  void qemuSeccompSandboxIsOn() {
+    String sandbox = valueOf(argv(Accelerator.TCG), "-sandbox");
+    assertTrue(sandbox.startsWith("on,"));
+    assertTrue(sandbox.contains("spawn=deny") && sandbox.contains("elevateprivileges=deny"), sandbox);
+  }
+}
