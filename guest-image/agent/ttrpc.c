@@ -1,0 +1,228 @@
+/* ttrpc v1.1 framing over one byte channel.
+ *
+ * Frame: 10-byte big-endian header {u32 length, u32 stream id, u8 type,
+ * u8 flags} then `length` bytes of protobuf. We are the server: type 1
+ * (request) carries ttrpc.Request, we answer type 2 (response) with
+ * ttrpc.Response on the same stream id. Answers may go out in any order,
+ * so parked requests only need to remember their stream id. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "ttrpc/ttrpc.pb-c.h"
+
+#define HDR 10
+#define T_REQUEST 1
+#define T_RESPONSE 2
+#define SERVICE "isola.agent.v1.Agent"
+
+static int chan_fd = -1;
+static uint8_t *rx;          /* [rx_off, rx_len) is unparsed input */
+static size_t rx_off, rx_len, rx_cap;
+static uint64_t discard;     /* bytes of an oversize frame still to drop */
+
+void ttrpc_init(int fd)
+{
+	chan_fd = fd;
+	ttrpc_reset();
+}
+
+void ttrpc_reset(void)
+{
+	rx_off = rx_len = 0;
+	discard = 0;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+/* Blocking write of a whole frame. The channel fd is non-blocking (reads
+ * must never stall the loop), so EAGAIN waits for POLLOUT: the host always
+ * reads, so this only waits for the transport to drain. */
+static void send_all(struct iovec *iov, int cnt)
+{
+	while (cnt > 0) {
+		ssize_t w = writev(chan_fd, iov, cnt);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd p = { .fd = chan_fd, .events = POLLOUT };
+				poll(&p, 1, 1000);
+				continue;
+			}
+			logmsg("channel write: %s", strerror(errno));
+			return; /* the read side will notice the broken channel */
+		}
+		while (cnt > 0 && (size_t)w >= iov->iov_len) {
+			w -= iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= w;
+		}
+	}
+}
+
+static void send_response(uint32_t sid, int code, const char *msg, const ProtobufCMessage *payload)
+{
+	Ttrpc__Status st = TTRPC__STATUS__INIT;
+	Ttrpc__Response resp = TTRPC__RESPONSE__INIT;
+	uint8_t hdr[HDR], *pbuf = NULL, *body;
+	size_t len;
+
+	st.code = code;
+	st.message = (char *)(msg ? msg : "");
+	resp.status = &st; /* always present, as containerd's ttrpc does */
+	if (payload) {
+		resp.payload.len = protobuf_c_message_get_packed_size(payload);
+		pbuf = malloc(resp.payload.len ? resp.payload.len : 1);
+		if (!pbuf)
+			die("out of memory");
+		protobuf_c_message_pack(payload, pbuf);
+		resp.payload.data = pbuf;
+	}
+	len = ttrpc__response__get_packed_size(&resp);
+	body = malloc(len ? len : 1);
+	if (!body)
+		die("out of memory");
+	ttrpc__response__pack(&resp, body);
+	put_be32(hdr, len);
+	put_be32(hdr + 4, sid);
+	hdr[8] = T_RESPONSE;
+	hdr[9] = 0;
+	struct iovec iov[2] = { { hdr, HDR }, { body, len } };
+	send_all(iov, 2);
+	free(body);
+	free(pbuf);
+}
+
+void ttrpc_reply(uint32_t sid, const ProtobufCMessage *msg)
+{
+	send_response(sid, CODE_OK, NULL, msg);
+}
+
+void ttrpc_error(uint32_t sid, int code, const char *fmt, ...)
+{
+	char buf[3072];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	sanitize(buf);
+	send_response(sid, code, buf, NULL);
+}
+
+static void handle_frame(uint32_t sid, uint8_t type, const uint8_t *p, size_t len)
+{
+	Ttrpc__Request *req;
+
+	if (type != T_REQUEST)
+		return; /* unknown types are ignored, as the ttrpc spec says */
+	req = ttrpc__request__unpack(NULL, len, p);
+	if (!req) {
+		ttrpc_error(sid, CODE_INVALID_ARGUMENT, "malformed ttrpc request");
+		return;
+	}
+	if (strcmp(req->service, SERVICE) != 0)
+		ttrpc_error(sid, CODE_UNIMPLEMENTED, "unknown service");
+	else if (!agent_dispatch(sid, req->method, req->payload.data, req->payload.len))
+		ttrpc_error(sid, CODE_UNIMPLEMENTED, "unknown method");
+	/* timeout_nano is not enforced here: the host owns every deadline. */
+	ttrpc__request__free_unpacked(req, NULL);
+}
+
+/* Parse every complete frame in the buffer. */
+static void parse(void)
+{
+	for (;;) {
+		size_t avail = rx_len - rx_off;
+		if (discard > 0) {
+			size_t d = avail < discard ? avail : discard;
+			rx_off += d;
+			discard -= d;
+			if (discard > 0)
+				break;
+			continue;
+		}
+		if (avail < HDR)
+			break;
+		const uint8_t *h = rx + rx_off;
+		uint32_t len = be32(h), sid = be32(h + 4);
+		uint8_t type = h[8];
+		if (len > MAX_FRAME) {
+			/* Drop the payload as it streams past; never allocate it. */
+			rx_off += HDR;
+			discard = len;
+			if (type == T_REQUEST)
+				ttrpc_error(sid, CODE_RESOURCE_EXHAUSTED,
+					    "frame of %u bytes exceeds %u", len, MAX_FRAME);
+			continue;
+		}
+		if (avail < HDR + (size_t)len)
+			break;
+		rx_off += HDR + len;
+		handle_frame(sid, type, h + HDR, len);
+	}
+	if (rx_off == rx_len)
+		rx_off = rx_len = 0;
+}
+
+int ttrpc_on_readable(void)
+{
+	/* Make room: compact, then grow towards the frame being assembled
+	 * (at most HDR + MAX_FRAME) so a whole frame fits. */
+	if (rx_off > 0 && (rx_len == rx_cap || rx_off > rx_cap / 2)) {
+		memmove(rx, rx + rx_off, rx_len - rx_off);
+		rx_len -= rx_off;
+		rx_off = 0;
+	}
+	size_t want = 64 * 1024;
+	if (discard == 0 && rx_len - rx_off >= HDR) {
+		uint32_t len = be32(rx + rx_off);
+		if (len <= MAX_FRAME && HDR + (size_t)len > want)
+			want = HDR + len;
+	}
+	if (rx_off == 0 && rx_cap < want) {
+		uint8_t *n = realloc(rx, want);
+		if (!n)
+			die("out of memory");
+		rx = n;
+		rx_cap = want;
+	}
+	if (rx_len == rx_cap) {
+		/* Cannot happen: a pending frame always fits after compaction. */
+		ttrpc_reset();
+	}
+	ssize_t r = read(chan_fd, rx + rx_len, rx_cap - rx_len);
+	if (r < 0)
+		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	if (r == 0)
+		return -1;
+	rx_len += r;
+	parse();
+	/* Shrink a big buffer once idle: a 4 MiB frame should not pin 4 MiB. */
+	if (rx_len == 0 && rx_cap > 256 * 1024) {
+		free(rx);
+		rx = NULL;
+		rx_cap = 0;
+	}
+	return 0;
+}

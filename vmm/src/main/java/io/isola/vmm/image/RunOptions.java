@@ -1,0 +1,98 @@
+package io.isola.vmm.image;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * What the user asked for on top of the image, docker-run style. Build with {@link #builder()}.
+ *
+ * @param args       command after "--": replaces the image's Cmd, keeps its Entrypoint (empty = use Cmd);
+ *                   for {@link ProcessSpecBuilder#exec} it is the whole command line
+ * @param entrypoint replaces the image's Entrypoint and drops its Cmd, like {@code docker run --entrypoint}
+ *                   (null = keep the image's)
+ * @param env        extra {@code KEY=VALUE}, overriding the image's value of the same key
+ * @param cwd        working directory (null/empty = image WorkingDir, else "/"); must be absolute
+ * @param user       {@code user[:group]}, names or numbers (null/empty = image User, else root)
+ * @param hostname   container hostname (null = leave unset)
+ */
+public record RunOptions(List<String> args, List<String> entrypoint, List<String> env, String cwd, String user,
+                         boolean terminal, String hostname, OptionalLong memoryLimitBytes, OptionalLong pidsLimit) {
+
+    public RunOptions {
+        args = List.copyOf(args);
+        entrypoint = entrypoint == null ? null : List.copyOf(entrypoint);
+        env = List.copyOf(env);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public static final class Builder {
+        private List<String> args = List.of();
+        private List<String> entrypoint;
+        private final List<String> env = new ArrayList<>();
+        private String cwd;
+        private String user;
+        private boolean terminal;
+        private String hostname;
+        private OptionalLong memoryLimitBytes = OptionalLong.empty();
+        private OptionalLong pidsLimit = OptionalLong.empty();
+
+        public Builder args(List<String> v) {
+            args = v;
+            return this;
+        }
+
+        public Builder entrypoint(List<String> v) {
+            entrypoint = v;
+            return this;
+        }
+
+        /** Adds one {@code KEY=VALUE}; may be called repeatedly. */
+        public Builder env(String keyValue) {
+            env.add(keyValue);
+            return this;
+        }
+
+        public Builder env(List<String> keyValues) {
+            env.addAll(keyValues);
+            return this;
+        }
+
+        public Builder cwd(String v) {
+            cwd = v;
+            return this;
+        }
+
+        public Builder user(String v) {
+            user = v;
+            return this;
+        }
+
+        public Builder terminal(boolean v) {
+            terminal = v;
+            return this;
+        }
+
+        public Builder hostname(String v) {
+            hostname = v;
+            return this;
+        }
+
+        public Builder memoryLimitBytes(long v) {
+            memoryLimitBytes = OptionalLong.of(v);
+            return this;
+        }
+
+        public Builder pidsLimit(long v) {
+            pidsLimit = OptionalLong.of(v);
+            return this;
+        }
+
+        public RunOptions build() {
+            return new RunOptions(args, entrypoint, env, cwd, user, terminal, hostname, memoryLimitBytes, pidsLimit);
+        }
+    }
+}
