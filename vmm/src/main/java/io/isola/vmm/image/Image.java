@@ -73,14 +73,13 @@ public final class Image implements AutoCloseable {
     }
 
     /**
-     * Unpacks the layers into {@code dir} (created if missing; must be empty), verifying every layer's
-     * digest, size and diff_id. On failure the contents of {@code dir} are removed again.
-     * For a plain rootfs nothing is copied: the result names the user's directory and {@code dir} is untouched.
+     * Writes the root filesystem into {@code dir} (created if missing; must be empty) in QEMU's 9p
+     * mapped-xattr format (see {@link MappedAttributes}). For an OCI image the layers are unpacked,
+     * verifying every layer's digest, size and diff_id. A plain rootfs directory is copied (never shared in
+     * place, never modified): its symlinks, modes and owners are converted the same way. On failure the
+     * contents of {@code dir} are removed again.
      */
     public PreparedRootfs unpackTo(Path dir) throws IOException {
-        if (oci == null) {
-            return new PreparedRootfs(path.toAbsolutePath(), false, new LayerUnpacker.Stats(0, 0, 0, 0, 0, 0, 0, 0, true));
-        }
         Files.createDirectories(dir);
         try (var s = Files.list(dir)) {
             if (s.findAny().isPresent()) {
@@ -88,6 +87,15 @@ public final class Image implements AutoCloseable {
             }
         }
         LayerUnpacker unpacker = new LayerUnpacker(dir);
+        if (oci == null) {
+            try {
+                unpacker.copyTree(path);
+            } catch (IOException | RuntimeException e) {
+                clear(dir, e);
+                throw e;
+            }
+            return new PreparedRootfs(dir, true, unpacker.stats());
+        }
         try {
             List<Descriptor> layers = oci.layers();
             for (int i = 0; i < layers.size(); i++) {

@@ -17,7 +17,7 @@ public final class ImageSource {
         OCI_LAYOUT_DIR,
         /** Tar archive holding an OCI image layout. */
         OCI_LAYOUT_TAR,
-        /** Any other directory: a ready root filesystem, shared as it is. */
+        /** Any other directory: a ready root filesystem, copied (never modified) into the sandbox's own. */
         ROOTFS_DIR
     }
 

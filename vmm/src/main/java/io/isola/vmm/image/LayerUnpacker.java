@@ -4,17 +4,21 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.FileSystemException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
@@ -25,11 +29,21 @@ import org.apache.commons.compress.archivers.tar.TarConstants;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 
 /**
- * Applies OCI image layers (tar, optionally gzip) in order onto a host directory, with OCI whiteout
- * semantics. Layer content is untrusted: names are normalized and must stay inside the root, no
- * symlink is ever followed while creating, deleting or linking (see {@link RootPaths}), and entries
- * are streamed to disk, never held in memory. Device nodes and FIFOs are skipped and counted: the
- * rootfs is shared into the guest over 9p, and crun gives the container its own /dev anyway.
+ * Writes a container root filesystem onto a host directory in QEMU's 9p mapped-xattr format (see
+ * {@link MappedAttributes}): either by applying OCI image layers (tar, optionally gzip) in order, with
+ * OCI whiteout semantics, or by copying a plain rootfs directory ({@link #copyTree}).
+ *
+ * <p>The host never holds what the guest's metadata says: files and directories are created by (and so
+ * owned by) the unpacking process with the image's rwx bits but never set-uid/set-gid/sticky bits
+ * (directories always keep u+rwx), symlinks become regular files (host mode 0600) holding their target,
+ * and the image's full mode (type and all 12 permission bits), uid and gid go into
+ * {@code user.virtfs.*} xattrs, which only QEMU interprets. So no image can plant a set-uid file or a
+ * symlink that the host would honour.
+ *
+ * <p>Layer content is untrusted: names are normalized and must stay inside the root, no symlink (real or
+ * mapped) is ever followed while creating, deleting or linking (see {@link RootPaths}), and entries are
+ * streamed to disk, never held in memory. Device nodes, FIFOs and sockets are skipped and counted: crun
+ * gives the container its own /dev anyway.
  *
  * <p>One instance per target root; not thread-safe.
  */
@@ -40,7 +54,7 @@ public final class LayerUnpacker {
 
     /** Totals over all layers applied so far. */
     public record Stats(int layers, long files, long directories, long symlinks, long hardlinks,
-                        long whiteouts, long skippedSpecial, long bytes, boolean ownershipPreserved) {
+                        long whiteouts, long skippedSpecial, long bytes) {
     }
 
     private final Path root;
@@ -52,27 +66,33 @@ public final class LayerUnpacker {
     private long whiteouts;
     private long skippedSpecial;
     private long bytes;
-    private boolean chownWorks = true;
 
     // Per layer: paths this layer created plus their ancestors. Whiteouts (and opaque directories) hide
     // only what lower layers put there, never this layer's own entries, whatever the entry order.
     private Set<String> touched;
     private List<DeferredDir> deferredDirs;
 
-    /** Directory mode and mtime are set after the layer: writing children would change the mtime again. */
-    private record DeferredDir(Path path, int mode, FileTime mtime) {
+    /** Directory host mode and mtime are set after the layer: writing children would change the mtime again. */
+    private record DeferredDir(Path path, int hostMode, FileTime mtime) {
     }
 
+    /**
+     * @param root the target directory; unless it already has mapped attributes, the guest sees it as
+     *             mode 0755 owned by 0:0 (the host directory's own mode and owner stay as they are)
+     */
     public LayerUnpacker(Path root) throws IOException {
         Optional<BasicFileAttributes> a = RootPaths.lstat(root);
         if (a.isEmpty() || !a.get().isDirectory()) {
             throw new ImageException("unpack target is not a directory: " + root);
         }
         this.root = root;
+        if (!MappedAttributes.read(root).mapped()) {
+            MappedAttributes.write(root, MappedAttributes.S_IFDIR | 0755, 0, 0);
+        }
     }
 
     public Stats stats() {
-        return new Stats(layers, files, directories, symlinks, hardlinks, whiteouts, skippedSpecial, bytes, chownWorks);
+        return new Stats(layers, files, directories, symlinks, hardlinks, whiteouts, skippedSpecial, bytes);
     }
 
     /**
@@ -95,20 +115,111 @@ public final class LayerUnpacker {
         while ((e = nextEntry(tar, what)) != null) {
             applyEntry(tar, e);
         }
-        for (int i = deferredDirs.size() - 1; i >= 0; i--) {
-            DeferredDir d = deferredDirs.get(i);
-            Optional<BasicFileAttributes> a = RootPaths.lstat(d.path);
-            if (a.isPresent() && a.get().isDirectory()) { // a later entry may have replaced it
-                Files.setAttribute(d.path, "unix:mode", d.mode, NOFOLLOW);
-                setMtime(d.path, d.mtime);
-            }
-        }
+        finishDirs();
         layers++;
         byte[] buf = new byte[65536];
         while (diff.read(buf, 0, buf.length) >= 0) {
             // drain tar padding so the diff_id covers the whole uncompressed stream
         }
         return diff.digest();
+    }
+
+    private void finishDirs() throws IOException {
+        for (int i = deferredDirs.size() - 1; i >= 0; i--) {
+            DeferredDir d = deferredDirs.get(i);
+            Optional<BasicFileAttributes> a = RootPaths.lstat(d.path);
+            if (a.isPresent() && a.get().isDirectory()) { // a later entry may have replaced it
+                Files.setAttribute(d.path, "unix:mode", d.hostMode, NOFOLLOW);
+                setMtime(d.path, d.mtime);
+            }
+        }
+        deferredDirs = new ArrayList<>();
+    }
+
+    /**
+     * Copies a plain root filesystem directory (the user's own, trusted but never modified) into this
+     * root, converting it to the mapped format like a layer: real symlinks become mapped symlinks, modes and
+     * owners become xattrs, hardlinked files stay hardlinked. Symlinks in the source are never followed
+     * (only the source directory itself is resolved); device nodes, FIFOs and sockets are skipped and
+     * counted. Metadata already mapped in the source (a rootfs isola wrote earlier) is kept as the guest saw it.
+     */
+    public void copyTree(Path source) throws IOException {
+        Path src = source.toRealPath();
+        if (!Files.isDirectory(src, NOFOLLOW)) {
+            throw new ImageException("not a directory: " + source);
+        }
+        if (root.toRealPath().startsWith(src)) {
+            throw new ImageException("cannot copy root filesystem " + src + " into " + root + ", which is inside it");
+        }
+        deferredDirs = new ArrayList<>();
+        Map<Object, Path> linked = new HashMap<>();
+        Files.walkFileTree(src, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                if (!dir.equals(src)) {
+                    MappedAttributes m = MappedAttributes.read(dir);
+                    writeDir(target(dir), m.permissions(), m.uid(), m.gid(), attrs.lastModifiedTime());
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                copyEntry(file, attrs, target(file), linked);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException exc) throws IOException {
+                throw exc;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
+                if (exc != null) {
+                    throw exc;
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            private Path target(Path p) {
+                Path t = root;
+                for (Path c : src.relativize(p)) { // names from a directory listing: no "." or ".."
+                    t = t.resolve(c.toString());
+                }
+                return t;
+            }
+        });
+        finishDirs();
+    }
+
+    private void copyEntry(Path file, BasicFileAttributes attrs, Path target, Map<Object, Path> linked)
+            throws IOException {
+        if (!attrs.isSymbolicLink() && !attrs.isRegularFile()) {
+            skippedSpecial++; // device node, FIFO, socket
+            return;
+        }
+        MappedAttributes m = MappedAttributes.read(file);
+        if (m.isSymlink()) {
+            writeSymlink(target, MappedAttributes.readLink(file), m.uid(), m.gid(), attrs.lastModifiedTime());
+            return;
+        }
+        if (m.mapped() && !m.isRegularFile()) {
+            skippedSpecial++; // a device or FIFO a guest created earlier (mapped, so a plain file on the host)
+            return;
+        }
+        Object key = attrs.fileKey();
+        if (key != null && (Integer) Files.getAttribute(file, "unix:nlink", NOFOLLOW) > 1) {
+            Path first = linked.putIfAbsent(key, target);
+            if (first != null) {
+                Files.createLink(target, first);
+                hardlinks++;
+                return;
+            }
+        }
+        try (InputStream in = Files.newInputStream(file, StandardOpenOption.READ, NOFOLLOW)) {
+            writeFile(target, in, m.permissions(), m.uid(), m.gid(), attrs.lastModifiedTime());
+        }
     }
 
     private static TarArchiveEntry nextEntry(TarArchiveInputStream tar, String what) throws ImageException {
@@ -165,38 +276,73 @@ public final class LayerUnpacker {
         Path parent = RootPaths.parentDir(root, comps, true, name).orElseThrow();
         Path path = parent.resolve(base);
         markTouched(comps);
+        int uid = guestId(e.getLongUserId());
+        int gid = guestId(e.getLongGroupId());
         if (e.isDirectory()) {
-            Optional<BasicFileAttributes> a = RootPaths.lstat(path);
-            if (a.isPresent() && !a.get().isDirectory()) {
-                Files.delete(path);
-                a = Optional.empty();
-            }
-            if (a.isEmpty()) {
-                Files.createDirectory(path);
-            }
-            chown(path, e);
-            deferredDirs.add(new DeferredDir(path, e.getMode() & 07777, e.getLastModifiedTime()));
-            directories++;
+            writeDir(path, e.getMode() & 07777, uid, gid, e.getLastModifiedTime());
         } else if (e.isSymbolicLink()) {
-            RootPaths.deleteRecursively(path);
-            // The target is stored verbatim: it is resolved later, inside the container's own root.
-            Files.createSymbolicLink(path, Path.of(e.getLinkName()));
-            chown(path, e);
-            setMtime(path, e.getLastModifiedTime());
-            symlinks++;
+            writeSymlink(path, e.getLinkName(), uid, gid, e.getLastModifiedTime());
         } else if (e.isLink()) {
             hardlink(path, e);
         } else {
-            RootPaths.deleteRecursively(path);
-            try (OutputStream out = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.WRITE, NOFOLLOW)) {
-                bytes += tar.transferTo(out);
-            }
-            chown(path, e); // before chmod: chown clears setuid/setgid bits
-            Files.setAttribute(path, "unix:mode", e.getMode() & 07777, NOFOLLOW);
-            setMtime(path, e.getLastModifiedTime());
-            files++;
+            writeFile(path, tar, e.getMode() & 07777, uid, gid, e.getLastModifiedTime());
         }
+    }
+
+    /** A real directory (an existing one is kept, anything else there replaced); host mode set later. */
+    private void writeDir(Path path, int perms, int uid, int gid, FileTime mtime) throws IOException {
+        Optional<BasicFileAttributes> a = RootPaths.lstat(path);
+        if (a.isPresent() && !a.get().isDirectory()) {
+            Files.delete(path); // a file or a mapped symlink: removed, never followed
+            a = Optional.empty();
+        }
+        if (a.isEmpty()) {
+            Files.createDirectory(path);
+        }
+        MappedAttributes.write(path, MappedAttributes.S_IFDIR | perms, uid, gid);
+        // The owner (the unpacking process) always keeps rwx on the host; no set-uid/set-gid/sticky there.
+        deferredDirs.add(new DeferredDir(path, (perms & 0777) | 0700, mtime));
+        directories++;
+    }
+
+    /** A mapped symlink: a regular file (host mode 0600) holding the target, marked S_IFLNK|0777. */
+    private void writeSymlink(Path path, String target, int uid, int gid, FileTime mtime) throws IOException {
+        byte[] t = target.getBytes(StandardCharsets.UTF_8);
+        if (t.length == 0 || t.length > MappedAttributes.MAX_LINK_BYTES || target.indexOf('\0') >= 0) {
+            throw new ImageException("invalid symlink target for " + Digest.printable(path.toString()) + ": "
+                    + Digest.printable(target));
+        }
+        RootPaths.deleteRecursively(path);
+        // The target is stored verbatim: it is resolved later, inside the container's own root.
+        try (OutputStream out = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE, NOFOLLOW)) {
+            out.write(t);
+        }
+        MappedAttributes.write(path, MappedAttributes.SYMLINK_MODE, uid, gid);
+        Files.setAttribute(path, "unix:mode", 0600, NOFOLLOW);
+        setMtime(path, mtime);
+        symlinks++;
+    }
+
+    /** A regular file: the image's rwx bits on the host, the full mode (set-uid etc.) only in the xattr. */
+    private void writeFile(Path path, InputStream content, int perms, int uid, int gid, FileTime mtime)
+            throws IOException {
+        RootPaths.deleteRecursively(path);
+        try (OutputStream out = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE, NOFOLLOW)) {
+            bytes += content.transferTo(out);
+        }
+        // xattrs before chmod: writing them opens the file for reading, which a 0000 mode would refuse
+        // to an unprivileged unpacker.
+        MappedAttributes.write(path, MappedAttributes.S_IFREG | perms, uid, gid);
+        Files.setAttribute(path, "unix:mode", perms & 0777, NOFOLLOW);
+        setMtime(path, mtime);
+        files++;
+    }
+
+    /** uid/gid as the guest sees them: 32 bits; an id tar cannot express that way (or -1) becomes nobody. */
+    private static int guestId(long id) {
+        return id >= 0 && id < 0xFFFFFFFFL ? (int) id : 65534;
     }
 
     /** TarArchiveEntry.isFile() is true for anything not a directory (FIFOs too), so test the type flag. */
@@ -232,7 +378,8 @@ public final class LayerUnpacker {
             return;
         }
         RootPaths.deleteRecursively(path);
-        // link(2) without AT_SYMLINK_FOLLOW: a symlink target is linked itself, never dereferenced.
+        // link(2) without AT_SYMLINK_FOLLOW: a symlink target is linked itself, never dereferenced (and a
+        // mapped symlink is a plain file anyway). The link shares the inode's mapped xattrs.
         Files.createLink(path, targetPath);
         hardlinks++;
     }
@@ -286,25 +433,6 @@ public final class LayerUnpacker {
             }
             sb.append(c);
             touched.add(sb.toString());
-        }
-    }
-
-    private void chown(Path path, TarArchiveEntry e) throws IOException {
-        if (!chownWorks) {
-            return;
-        }
-        long uid = e.getLongUserId();
-        long gid = e.getLongGroupId();
-        if (uid < 0 || uid > Integer.MAX_VALUE || gid < 0 || gid > Integer.MAX_VALUE) {
-            return;
-        }
-        try {
-            // NOFOLLOW: lchown, so a symlink's own owner is set, not its target's.
-            Files.setAttribute(path, "unix:uid", (int) uid, NOFOLLOW);
-            Files.setAttribute(path, "unix:gid", (int) gid, NOFOLLOW);
-        } catch (FileSystemException ex) {
-            // Not root (tests, rootless use): keep going with the caller's ownership.
-            chownWorks = false;
         }
     }
 

@@ -3,11 +3,13 @@ package io.isola.vmm.image;
 import java.nio.file.Path;
 
 /**
- * A root filesystem ready to share into the guest.
+ * A root filesystem ready to share into the guest (in QEMU's 9p mapped-xattr format, see
+ * {@link MappedAttributes}).
  *
- * @param path     the directory to share (for a plain rootfs image: the user's own directory)
- * @param unpacked true if isola unpacked it (and so owns and may delete it); false for a plain rootfs
- * @param stats    what unpacking did (all zero when nothing was unpacked)
+ * @param path     the directory to share
+ * @param unpacked true if isola wrote it (and so owns and may delete it); always true now that a plain
+ *                 rootfs directory is copied too, never shared in place
+ * @param stats    what unpacking or copying did
  */
 public record PreparedRootfs(Path path, boolean unpacked, LayerUnpacker.Stats stats) {
 }

@@ -22,6 +22,9 @@ import java.util.Optional;
  * <li>{@link #resolveInRoot} for reading a file the way the container would see it (e.g. /etc/passwd):
  * symlinks are followed but interpreted inside the root, as by chroot.</li>
  * </ul>
+ * The root is in QEMU's mapped-xattr format (see {@link MappedAttributes}): a symlink is a regular host
+ * file marked {@code S_IFLNK} in its xattrs. Both tools treat such a file exactly like a symlink (and still
+ * treat a real host symlink as one too).
  * Both assume nothing else modifies the tree meanwhile (it is unpacked or read before the guest runs).
  */
 final class RootPaths {
@@ -58,8 +61,8 @@ final class RootPaths {
 
     /**
      * Returns the directory that holds {@code comps}' last component, checking that every parent is a real
-     * directory inside root (never a symlink). Missing parents are created (mode 0755) when
-     * {@code create}, else the result is empty.
+     * directory inside root (never a symlink, real or mapped). Missing parents are created (guest mode
+     * 0755, owner 0:0) when {@code create}, else the result is empty.
      */
     static Optional<Path> parentDir(Path root, List<String> comps, boolean create, String entryName)
             throws IOException {
@@ -72,9 +75,10 @@ final class RootPaths {
                     return Optional.empty();
                 }
                 Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+                MappedAttributes.write(dir, MappedAttributes.S_IFDIR | 0755, 0, 0);
                 continue;
             }
-            if (a.get().isSymbolicLink()) {
+            if (a.get().isSymbolicLink() || (a.get().isRegularFile() && MappedAttributes.isSymlink(dir))) {
                 throw new ImageException("layer entry escapes the root filesystem through a symlink: "
                         + Digest.printable(entryName));
             }
@@ -94,7 +98,10 @@ final class RootPaths {
         }
     }
 
-    /** Deletes p and, if it is a real directory, everything under it; symlinks are removed, never followed. */
+    /**
+     * Deletes p and, if it is a real directory, everything under it; symlinks are removed, never followed
+     * (a mapped symlink is a regular file anyway).
+     */
     static void deleteRecursively(Path p) throws IOException {
         Optional<BasicFileAttributes> a = lstat(p);
         if (a.isEmpty()) {
@@ -125,8 +132,9 @@ final class RootPaths {
 
     /**
      * Resolves an absolute container path to a host path inside root, following symlinks as the container
-     * would see them (absolute targets start again at root, ".." stops at root). The returned path has no
-     * symlink left in it unless a hop limit is hit (an error); it may not exist.
+     * would see them (absolute targets start again at root, ".." stops at root). Mapped symlinks are read
+     * from their content, real ones with readlink. The returned path has no symlink (of either kind) left
+     * in it unless a hop limit is hit (an error); it may not exist.
      */
     static Path resolveInRoot(Path root, String containerPath) throws ImageException, IOException {
         List<String> pending = new ArrayList<>(List.of(containerPath.split("/")));
@@ -144,12 +152,11 @@ final class RootPaths {
                 continue;
             }
             Path candidate = join(root, done).resolve(c);
-            Optional<BasicFileAttributes> a = lstat(candidate);
-            if (a.isPresent() && a.get().isSymbolicLink()) {
+            if (MappedAttributes.isSymlink(candidate)) {
                 if (++hops > MAX_SYMLINK_HOPS) {
                     throw new ImageException("too many symlinks resolving " + containerPath + " in the root filesystem");
                 }
-                String target = Files.readSymbolicLink(candidate).toString();
+                String target = MappedAttributes.readLink(candidate);
                 if (target.startsWith("/")) {
                     done.clear();
                 }

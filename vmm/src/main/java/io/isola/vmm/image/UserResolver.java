@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -15,7 +14,7 @@ import java.util.Optional;
 /**
  * Turns an image/CLI user spec ({@code user}, {@code user:group}, {@code uid}, {@code uid:gid}, empty =
  * root) into numeric ids, as docker does: names are looked up in the container's own /etc/passwd and
- * /etc/group (read inside the rootfs, symlinks confined to it, size-bounded), a numeric uid takes the
+ * /etc/group (read inside the rootfs, symlinks - mapped ones included - confined to it, size-bounded), a numeric uid takes the
  * primary gid of its passwd entry if one exists (else 0), and supplementary groups come from /etc/group.
  */
 public final class UserResolver {
@@ -142,7 +141,9 @@ public final class UserResolver {
     /** Reads a colon-separated database from inside the rootfs; missing is empty unless required. */
     private static List<String[]> readDb(Path rootfs, String file, boolean required) throws IOException {
         Path p = rootfs == null ? null : RootPaths.resolveInRoot(rootfs, file);
-        Optional<BasicFileAttributes> a = p == null ? Optional.empty() : RootPaths.lstat(p);
+        // The guest's view: a mapped symlink was followed (inside the root) by resolveInRoot, and a file the
+        // guest would not see as a regular file (a mapped device, say) is not read.
+        Optional<MappedAttributes> a = p == null ? Optional.empty() : MappedAttributes.lstat(p);
         if (a.isEmpty() || !a.get().isRegularFile()) {
             if (required) {
                 throw new ImageException("cannot resolve user names: the image has no " + file);

@@ -4,6 +4,7 @@ import io.isola.vmm.hypervisor.VmSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 
 /**
  * Builds the QEMU argv for a sandbox VM. Everything QEMU gets is spelled out here, so that what
@@ -16,10 +17,33 @@ public final class QemuCommandLine {
 
   private final Path qemuBinary;
   private final Accelerator accelerator;
+  private final OptionalLong hostTscKhz;
 
   public QemuCommandLine(Path qemuBinary, Accelerator accelerator) {
+    this(qemuBinary, accelerator, HostTsc.khz());
+  }
+
+  QemuCommandLine(Path qemuBinary, Accelerator accelerator, OptionalLong hostTscKhz) {
     this.qemuBinary = qemuBinary;
     this.accelerator = accelerator;
+    this.hostTscKhz = hostTscKhz;
+  }
+
+  /**
+   * microvm (no PCI, no firmware, virtio-mmio) boots fastest, but under TCG only when the guest
+   * is told the TSC rate; without that knowledge q35 with PCI devices is the safe choice.
+   */
+  private boolean microvm() {
+    return accelerator == Accelerator.KVM || hostTscKhz.isPresent();
+  }
+
+  private String kernelArgs(VmSpec spec) {
+    if (accelerator == Accelerator.KVM) {
+      return spec.kernelArgs();
+    }
+    // Under TCG the clocksource watchdog misjudges the TSC as unstable and falls back to jiffies.
+    String args = spec.kernelArgs() + " tsc=reliable no_timer_check";
+    return hostTscKhz.isPresent() ? args + " tsc_early_khz=" + hostTscKhz.getAsLong() : args;
   }
 
   public List<String> build(VmSpec spec) {
@@ -30,19 +54,19 @@ public final class QemuCommandLine {
     argv.add("-no-user-config");
     argv.add("-nographic");
     argv.add("-no-reboot"); // a guest reboot ends the VM: the agent powers off, never reboots
-    // microvm: no PCI bus, no firmware tables to walk; devices are virtio-mmio.
-    add(argv, "-machine", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on,acpi=on");
+    add(argv, "-machine", microvm() ? "microvm,rtc=on" : "q35,sata=off,smbus=off,i8042=off,vmport=off");
     add(argv, "-accel", accelerator == Accelerator.KVM ? "kvm" : "tcg,thread=multi");
     add(argv, "-cpu", accelerator == Accelerator.KVM ? "host" : "max");
     add(argv, "-smp", Integer.toString(spec.vcpus()));
     add(argv, "-m", spec.memoryMib() + "M");
     add(argv, "-kernel", spec.kernel().toString());
     add(argv, "-initrd", spec.initrd().toString());
-    add(argv, "-append", spec.kernelArgs());
+    add(argv, "-append", kernelArgs(spec));
     add(argv, "-serial", "file:" + escape(spec.consoleLog()));
     add(argv, "-qmp", "unix:" + escape(spec.controlSocket()) + ",server=on,wait=off");
     add(argv, "-chardev", "socket,id=agent,path=" + escape(spec.agentSocket()) + ",server=on,wait=off");
-    add(argv, "-device", "virtio-serial-device,max_ports=2");
+    String bus = microvm() ? "device" : "pci";
+    add(argv, "-device", "virtio-serial-" + bus + ",max_ports=2");
     add(argv, "-device", "virtserialport,chardev=agent,name=" + AGENT_PORT_NAME);
     int index = 0;
     for (VmSpec.Share share : spec.shares()) {
@@ -51,7 +75,7 @@ public final class QemuCommandLine {
       // set-uid file or a device node that the host would honour.
       add(argv, "-fsdev", "local,id=" + id + ",path=" + escape(share.hostPath())
           + ",security_model=mapped-xattr,multidevs=remap" + (share.readOnly() ? ",readonly=on" : ""));
-      add(argv, "-device", "virtio-9p-device,fsdev=" + id + ",mount_tag=" + share.tag());
+      add(argv, "-device", "virtio-9p-" + bus + ",fsdev=" + id + ",mount_tag=" + share.tag());
     }
     // QEMU's own seccomp filter: no obsolete syscalls, no setuid, no fork/exec, no resource games.
     add(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

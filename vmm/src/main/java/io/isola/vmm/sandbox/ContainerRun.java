@@ -42,6 +42,7 @@ public final class ContainerRun {
   private final PrintStream stderr;
   private final String id = newId();
   private final SignalForwarder signals;
+  private final PhaseTrace trace;
 
   public ContainerRun(RunRequest request, InputStream stdin, OutputStream stdout, PrintStream stderr) {
     this.request = request;
@@ -49,6 +50,7 @@ public final class ContainerRun {
     this.stdout = stdout;
     this.stderr = stderr;
     this.signals = new SignalForwarder(id);
+    this.trace = new PhaseTrace(stderr);
   }
 
   private static String newId() {
@@ -69,7 +71,9 @@ public final class ContainerRun {
       DigestVerifier verifier = new DigestVerifier(request.stateRoot().resolve("verified-digests"));
       verifier.verify(kernel.file(), kernel.sha256());
       verifier.verify(base.file(), base.sha256());
+      trace.mark("verify guest files");
       Accelerator accelerator = chooseAccelerator(kernel, base);
+      trace.mark("choose accelerator");
 
       dirs = SandboxDirectories.create(request.runRoot(), request.stateRoot(), id);
       byte[] ociConfig;
@@ -79,15 +83,19 @@ public final class ContainerRun {
         keepFilesystem = rootfs.unpacked() && !request.removeWhenDone();
         ociConfig = RuntimeSpecBuilder.runtimeSpec(image.config(), request.options(), rootfs.path());
       }
+      trace.mark("prepare rootfs");
       VmSpec spec = new VmSpec(id, kernel.file(), base.file(), GuestBoot.KERNEL_ARGS, request.vcpus(),
           request.memoryMib(), List.of(new VmSpec.Share(ROOTFS_TAG, rootfs.path(), false)), dirs.run());
       try (Sandbox sandbox = Sandbox.boot(new QemuBackend(request.qemu(), accelerator), spec, GuestBoot.BOOT_DEADLINE)) {
+        trace.mark("boot sandbox");
         signals.attach(sandbox);
         if (signals.forcedTeardown() != 0) {
           return 128 + signals.forcedTeardown();
         }
         int code = runContainer(sandbox, ociConfig);
+        trace.mark("run container");
         sandbox.shutdown(SHUTDOWN_GRACE);
+        trace.mark("shut down");
         return code;
       }
     } catch (CatalogException | SandboxException | IOException e) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.isola.vmm.hypervisor.VmSpec;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
 class QemuCommandLineTest {
@@ -15,7 +16,7 @@ class QemuCommandLineTest {
           new VmSpec.Share("ro", Path.of("/s/ro"), true)), Path.of("/r/abc"));
 
   private List<String> argv(Accelerator accelerator) {
-    return new QemuCommandLine(Path.of("/usr/bin/qemu-system-x86_64"), accelerator).build(spec);
+    return new QemuCommandLine(Path.of("/usr/bin/qemu-system-x86_64"), accelerator, OptionalLong.of(2445430)).build(spec);
   }
 
   private static String valueOf(List<String> argv, String option) {
@@ -42,10 +43,35 @@ class QemuCommandLineTest {
     assertTrue(argv.contains("-no-user-config"));
     assertEquals("/k/vmlinux", valueOf(argv, "-kernel"));
     assertEquals("/k/nano.cpio", valueOf(argv, "-initrd"));
-    assertEquals("console=ttyS0 quiet", valueOf(argv, "-append"));
+    assertEquals("console=ttyS0 quiet tsc=reliable no_timer_check tsc_early_khz=2445430", valueOf(argv, "-append"));
     assertEquals("512M", valueOf(argv, "-m"));
     assertEquals("2", valueOf(argv, "-smp"));
     assertFalse(argv.contains("-netdev"), "no network in the skeleton");
+  }
+
+  @Test
+  void tcgWithoutAKnownTscRateFallsBackToQ35WithPciDevices() {
+    List<String> argv = new QemuCommandLine(Path.of("qemu"), Accelerator.TCG, OptionalLong.empty()).build(spec);
+    assertTrue(valueOf(argv, "-machine").startsWith("q35"));
+    assertTrue(valuesOf(argv, "-device").contains("virtio-serial-pci,max_ports=2"));
+    assertFalse(valueOf(argv, "-append").contains("tsc_early_khz"));
+  }
+
+  @Test
+  void microvmWithMmioDevicesWhenTheTscRateIsKnown() {
+    List<String> argv = argv(Accelerator.TCG);
+    assertEquals("microvm,rtc=on", valueOf(argv, "-machine"));
+    assertTrue(valuesOf(argv, "-device").contains("virtio-serial-device,max_ports=2"));
+    assertEquals("console=ttyS0 quiet", valueOf(argv(Accelerator.KVM), "-append"), "KVM has kvmclock");
+  }
+
+  @Test
+  void hostTscRateComesFromBogomips(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Path cpuinfo = dir.resolve("cpuinfo");
+    java.nio.file.Files.writeString(cpuinfo, "processor\t: 0\nbogomips\t: 4890.86\n");
+    assertEquals(OptionalLong.of(2445430), HostTsc.khz(cpuinfo));
+    java.nio.file.Files.writeString(cpuinfo, "processor\t: 0\n");
+    assertEquals(OptionalLong.empty(), HostTsc.khz(cpuinfo));
   }
 
   @Test
