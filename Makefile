@@ -3,7 +3,7 @@
 MVN ?= mvn -B -q
 DEMO_DIR := build/images
 
-.PHONY: all setup build java guest-image demo-image run test unit-test clean
+.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start
 all: build
 
 setup:
@@ -36,3 +36,9 @@ clean:
 	@$(MVN) clean
 	@$(MAKE) --no-print-directory -C guest-image clean
 	rm -rf build
+
+# Cold start of `isola run --rm DEMO -- true` beside its floor, median of RUNS, in one process.
+RUNS ?= 5
+bench-start: build
+	@java -cp "vmm/target/isola-vmm.jar:vmm/target/lib/*" io.isola.vmm.bench.StartBenchmark \
+	  bin/isola guest-image/out/catalog.json $(DEMO_DIR)/demo-oci $(RUNS) 256

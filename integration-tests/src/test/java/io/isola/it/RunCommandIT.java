@@ -135,6 +135,24 @@ class RunCommandIT {
     assertTrue(result.stdout().contains("got INT"), result.toString());
   }
 
+  @Test
+  void ttyGivesTheContainerATerminal() throws Exception {
+    // script(1) gives isola a terminal of its own, as a user's shell would.
+    String command = String.join(" ", IsolaProcess.PROJECT.resolve("bin/isola").toString(), "run", "--rm", "-t", image,
+        "--", "sh", "-c", "'tty; echo TERM=$TERM'");
+    ProcessBuilder builder = new ProcessBuilder("script", "-qec", command, "/dev/null");
+    builder.environment().put("ISOLA_RUN_ROOT", runRoot.toString());
+    builder.environment().put("ISOLA_STATE_ROOT", stateRoot.toString());
+    builder.environment().put("ISOLA_CATALOG", IsolaProcess.PROJECT.resolve("guest-image/out/catalog.json").toString());
+    builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).redirectErrorStream(true);
+    Process process = builder.start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(process.waitFor(TIMEOUT, TimeUnit.SECONDS));
+    assertEquals(0, process.exitValue(), output);
+    assertTrue(output.contains("/dev/pts/"), "the container's stdout is a terminal: " + output);
+    assertTrue(output.contains("TERM=xterm"), output);
+  }
+
   /** The container has started once it printed "started". */
   private static void waitForOutput(IsolaProcess run, int seconds) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);

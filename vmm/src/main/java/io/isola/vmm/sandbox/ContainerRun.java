@@ -22,6 +22,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -138,6 +139,12 @@ public final class ContainerRun {
     } catch (TtrpcException e) {
       return reportStartFailure(sandbox, e);
     }
+    Optional<HostTerminal> terminal = Optional.empty();
+    if (request.terminal()) {
+      terminal = request.interactive() ? HostTerminal.rawIfInteractive() : Optional.empty();
+      signals.onWindowChange(() -> resize(sandbox));
+      resize(sandbox);
+    }
     if (request.interactive()) {
       StdioPump.input(agent, id, "", stdin);
     }
@@ -145,6 +152,7 @@ public final class ContainerRun {
     try {
       status = agent.waitProcess(id, "");
     } catch (TtrpcException e) {
+      terminal.ifPresent(HostTerminal::close);
       if (signals.forcedTeardown() != 0) {
         return 128 + signals.forcedTeardown();
       }
@@ -153,6 +161,7 @@ public final class ContainerRun {
     }
     drain(out);
     drain(err);
+    terminal.ifPresent(HostTerminal::close);
     if (status.getOomKilled()) {
       stderr.println("isola: the container was killed for running out of memory (--memory " + request.memoryMib() + ")");
     }
@@ -172,6 +181,16 @@ public final class ContainerRun {
       throw new SandboxException("lost the sandbox while creating the container: " + vmState(sandbox), e);
     }
     throw new SandboxException("cannot start the container: " + e.detail(), e);
+  }
+
+  private void resize(Sandbox sandbox) {
+    HostTerminal.size().ifPresent(size -> {
+      try {
+        sandbox.agent().resizeTerminal(id, "", size[1], size[0]);
+      } catch (TtrpcException e) {
+        // the container may be gone already; its exit is reported by Wait
+      }
+    });
   }
 
   private static String vmState(Sandbox sandbox) {

@@ -19,6 +19,7 @@ final class SignalForwarder {
   private volatile Sandbox sandbox;
   private volatile int forced;
   private final SignalHandler[] previous = new SignalHandler[NAMES.length];
+  private volatile SignalHandler winch;
 
   SignalForwarder(String containerId) {
     this.containerId = containerId;
@@ -30,11 +31,19 @@ final class SignalForwarder {
     }
   }
 
+  /** Runs {@code action} on SIGWINCH (the user's terminal changed size). */
+  void onWindowChange(Runnable action) {
+    winch = Signal.handle(new Signal("WINCH"), signal -> action.run());
+  }
+
   void attach(Sandbox sandbox) {
     this.sandbox = sandbox;
   }
 
   void uninstall() {
+    if (winch != null) {
+      Signal.handle(new Signal("WINCH"), winch);
+    }
     for (int i = 0; i < NAMES.length; i++) {
       if (previous[i] != null) {
         Signal.handle(new Signal(NAMES[i]), previous[i]);

@@ -175,17 +175,22 @@ class ImageTest {
     }
 
     @Test
-    void plainRootfsIsUsedInPlace() throws IOException {
+    void plainRootfsIsCopiedIntoTheMappedFormat() throws IOException {
         Path rootfs = Files.createDirectories(tmp.resolve("myroot/bin"));
+        Files.writeString(rootfs.resolve("busybox"), "bb");
+        Files.createSymbolicLink(rootfs.resolve("sh"), Path.of("busybox"));
         try (Image img = Image.open(tmp.resolve("myroot"))) {
             assertEquals(ImageSource.Kind.ROOTFS_DIR, img.kind());
             assertEquals(ImageConfig.EMPTY, img.config());
-            PreparedRootfs r = img.unpackTo(tmp.resolve("unused"));
-            assertFalse(r.unpacked());
-            assertEquals(tmp.resolve("myroot").toAbsolutePath(), r.path());
-            assertFalse(Files.exists(tmp.resolve("unused")));
+            PreparedRootfs r = img.unpackTo(tmp.resolve("bundle/rootfs"));
+            assertTrue(r.unpacked());
+            assertEquals(tmp.resolve("bundle/rootfs"), r.path());
+            assertEquals(1, r.stats().symlinks());
+            assertEquals("bb", Files.readString(r.path().resolve("bin/busybox")));
+            assertFalse(Files.isSymbolicLink(r.path().resolve("bin/sh")));
+            assertEquals("busybox", MappedAttributes.readLink(r.path().resolve("bin/sh")));
         }
-        assertTrue(Files.isDirectory(rootfs));
+        assertTrue(Files.isSymbolicLink(rootfs.resolve("sh"))); // the user's directory is untouched
     }
 
     @Test

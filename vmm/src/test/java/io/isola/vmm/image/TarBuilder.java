@@ -14,9 +14,19 @@ import org.apache.commons.compress.archivers.tar.TarConstants;
 final class TarBuilder {
     private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     private final TarArchiveOutputStream tar = new TarArchiveOutputStream(bytes);
+    private long uid;
+    private long gid;
 
     TarBuilder() {
         tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+        tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+    }
+
+    /** Owner of the entries added after this call (0:0 until then). */
+    TarBuilder ids(long uid, long gid) {
+        this.uid = uid;
+        this.gid = gid;
+        return this;
     }
 
     TarBuilder dir(String name) {
@@ -60,6 +70,8 @@ final class TarBuilder {
     }
 
     private TarBuilder put(TarArchiveEntry e, byte[] data) {
+        e.setUserId(uid);
+        e.setGroupId(gid);
         try {
             tar.putArchiveEntry(e);
             if (data != null) {

@@ -60,6 +60,39 @@ class UserResolverTest {
         assertThrows(ImageException.class, () -> UserResolver.resolve("web", rootfs));
     }
 
+    /** A symlink as isola writes it for QEMU's mapped-xattr 9p share: a file holding the target. */
+    private static void mappedSymlink(Path at, String target) throws IOException {
+        Files.writeString(at, target);
+        MappedAttributes.write(at, MappedAttributes.SYMLINK_MODE, 0, 0);
+    }
+
+    @Test
+    void mappedPasswdSymlinkIsResolvedInsideTheRootNotOnTheHost() throws IOException {
+        Path host = Files.createDirectories(tmp.resolve("host"));
+        Files.writeString(host.resolve("passwd"), "web:x:0:0::/:/bin/sh\n");
+        Files.move(rootfs.resolve("etc/passwd"), rootfs.resolve("etc/passwd.real"));
+        mappedSymlink(rootfs.resolve("etc/passwd"), "/etc/passwd.real");
+        assertEquals(33, UserResolver.resolve("web", rootfs).uid());
+
+        // Through a mapped symlinked directory, relative this time.
+        Files.createDirectories(rootfs.resolve("usr/share"));
+        Files.move(rootfs.resolve("etc/passwd.real"), rootfs.resolve("usr/share/passwd"));
+        mappedSymlink(rootfs.resolve("lib"), "usr/share");
+        Files.delete(rootfs.resolve("etc/passwd"));
+        mappedSymlink(rootfs.resolve("etc/passwd"), "../lib/passwd");
+        assertEquals(33, UserResolver.resolve("web", rootfs).uid());
+
+        Files.delete(rootfs.resolve("etc/passwd"));
+        mappedSymlink(rootfs.resolve("etc/passwd"), "../../../../../../" + host.resolve("passwd"));
+        // Resolved as <rootfs>/<host path>/passwd, which does not exist: the host's uid 0 entry is never read.
+        assertThrows(ImageException.class, () -> UserResolver.resolve("web", rootfs));
+
+        Files.delete(rootfs.resolve("etc/passwd"));
+        mappedSymlink(rootfs.resolve("etc/passwd"), "passwd");
+        ImageException loop = assertThrows(ImageException.class, () -> UserResolver.resolve("web", rootfs));
+        assertTrue(loop.getMessage().contains("too many symlinks"), loop.getMessage());
+    }
+
     @Test
     void missingPasswdOnlyMattersForNames() throws IOException {
         Path empty = Files.createDirectories(tmp.resolve("empty"));
