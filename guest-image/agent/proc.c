@@ -742,6 +742,38 @@ static void destroy_step(struct container *c)
 	container_free(c);
 }
 
+/*
+ * After `crun create` or `crun exec --detach` ended: read the new process's pid and, for a
+ * terminal, take the pty master crun sent. Answers the request with the error on failure.
+ */
+static bool job_collect_process(struct job *j, int status, const char *what, pid_t *pid)
+{
+	struct proc *p = j->p;
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	char msg[64];
+
+	if (ok && (*pid = read_pidfile(j->pidfile)) < 0) {
+		ok = false;
+		snprintf(msg, sizeof msg, "%s wrote no pid file", what);
+		ttrpc_error(j->sid, CODE_INTERNAL, msg);
+	} else if (!ok) {
+		job_fail(j, status);
+	}
+	if (ok && p->terminal) {
+		int m = console_receive(j);
+		if (m < 0) {
+			kill(*pid, SIGKILL);
+			ok = false;
+			ttrpc_error(j->sid, CODE_INTERNAL, "crun sent no terminal");
+		} else {
+			attach_pty(p, m, p->in_fd == -2);
+		}
+	}
+	if (p->in_fd == -2)
+		p->in_fd = -1;
+	return ok;
+}
+
 static void job_done(struct job *j, int status)
 {
 	struct container *c = j->c;
@@ -752,24 +784,7 @@ static void job_done(struct job *j, int status)
 	c->jobs--;
 	switch (j->kind) {
 	case J_CREATE:
-		if (ok && (pid = read_pidfile(j->pidfile)) < 0) {
-			ok = false;
-			ttrpc_error(j->sid, CODE_INTERNAL, "crun create wrote no pid file");
-		} else if (!ok) {
-			job_fail(j, status);
-		}
-		if (ok && p->terminal) {
-			int m = console_receive(j);
-			if (m < 0) {
-				kill(pid, SIGKILL);
-				ok = false;
-				ttrpc_error(j->sid, CODE_INTERNAL, "crun sent no terminal");
-			} else {
-				attach_pty(p, m, p->in_fd == -2);
-			}
-		}
-		if (p->in_fd == -2)
-			p->in_fd = -1;
+		ok = job_collect_process(j, status, "crun create", &pid);
 		if (!ok) {
 			/* crun removes its own state after a failed create. */
 			if (c->state == C_DESTROYING)
@@ -806,24 +821,7 @@ static void job_done(struct job *j, int status)
 		}
 		break;
 	case J_EXEC:
-		if (ok && (pid = read_pidfile(j->pidfile)) < 0) {
-			ok = false;
-			ttrpc_error(j->sid, CODE_INTERNAL, "crun exec wrote no pid file");
-		} else if (!ok) {
-			job_fail(j, status);
-		}
-		if (ok && p->terminal) {
-			int m = console_receive(j);
-			if (m < 0) {
-				kill(pid, SIGKILL);
-				ok = false;
-				ttrpc_error(j->sid, CODE_INTERNAL, "crun sent no terminal");
-			} else {
-				attach_pty(p, m, p->in_fd == -2);
-			}
-		}
-		if (p->in_fd == -2)
-			p->in_fd = -1;
+		ok = job_collect_process(j, status, "crun exec", &pid);
 		unlink(j->pidfile);
 		if (!ok) {
 			struct proc **pp;

@@ -1,5 +1,6 @@
 package io.isola.vmm.image;
 
+import io.isola.vmm.util.FileTrees;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -103,31 +104,7 @@ final class RootPaths {
      * (a mapped symlink is a regular file anyway).
      */
     static void deleteRecursively(Path p) throws IOException {
-        Optional<BasicFileAttributes> a = lstat(p);
-        if (a.isEmpty()) {
-            return;
-        }
-        if (!a.get().isDirectory()) {
-            Files.delete(p);
-            return;
-        }
-        // walkFileTree does not follow links unless asked: a symlink to a directory is visited as a file.
-        Files.walkFileTree(p, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                if (exc != null) {
-                    throw exc;
-                }
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
+        FileTrees.deleteTree(p);
     }
 
     /**

@@ -1,12 +1,9 @@
 package io.isola.vmm.sandbox;
 
+import io.isola.vmm.util.FileTrees;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
@@ -32,44 +29,10 @@ public record SandboxDirectories(String id, Path run, Path state) {
   }
 
   public void removeRun() throws IOException {
-    deleteTree(run);
+    FileTrees.deleteTree(run);
   }
 
   public void removeState() throws IOException {
-    deleteTree(state);
-  }
-
-  /**
-   * Deletes a tree without following symbolic links: the tree holds a guest-written filesystem,
-   * and a link planted by the guest must never make the host delete anything outside it.
-   */
-  static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    Files.walkFileTree(root, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        Files.delete(file);
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
-        if (e instanceof NoSuchFileException) {
-          return FileVisitResult.CONTINUE;
-        }
-        throw e;
-      }
-
-      @Override
-      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
-        if (e != null) {
-          throw e;
-        }
-        Files.delete(dir);
-        return FileVisitResult.CONTINUE;
-      }
-    });
+    FileTrees.deleteTree(state);
   }
 }
