@@ -41,6 +41,9 @@ public final class AcceleratorProbe {
       // no usable cached verdict: probe
     }
     Verdict verdict = probe(kernel, initrd);
+    if (Thread.currentThread().isInterrupted()) {
+      return verdict; // an interrupted probe proves nothing: do not remember it
+    }
     try {
       Files.createDirectories(cacheFile.getParent());
       Path tmp = Files.createTempFile(cacheFile.getParent(), ".accel", "");
