@@ -3,7 +3,7 @@
 MVN ?= mvn -B -q
 DEMO_DIR := build/images
 
-.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start
+.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start bench-api
 all: build
 
 setup:
@@ -42,3 +42,8 @@ RUNS ?= 5
 bench-start: build
 	@java -cp "vmm/target/isola-vmm.jar:vmm/target/lib/*" io.isola.vmm.bench.StartBenchmark \
 	  bin/isola guest-image/out/catalog.json $(DEMO_DIR)/demo-oci $(RUNS) 256
+
+# isolad: API create+start+wait vs embedded isola run, List p99 with 20 sandboxes, isolad RSS.
+bench-api: build
+	@java -cp "vmm/target/isola-vmm.jar:vmm/target/lib/*" io.isola.vmm.bench.ApiBenchmark \
+	  . $(DEMO_DIR)/demo-oci $(RUNS)

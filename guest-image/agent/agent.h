@@ -52,8 +52,11 @@ void ensure_stdio(void);
 
 /* ttrpc.c: framing over the channel fd */
 void ttrpc_init(int fd);
-int ttrpc_on_readable(void); /* <0: channel EOF or error */
+int ttrpc_on_readable(void); /* 1: data, 0: none, <0: channel EOF or error */
 void ttrpc_reset(void);      /* drop partial input (channel reconnected) */
+bool ttrpc_broken(void);     /* a write found the host gone; cleared by ttrpc_reset() */
+bool ttrpc_host_gone(void);  /* the host side is closed right now */
+void ttrpc_drain(void);      /* read and drop what a closed host left in the channel */
 void ttrpc_reply(uint32_t sid, const ProtobufCMessage *msg);
 void ttrpc_error(uint32_t sid, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -75,6 +78,7 @@ void proc_reap(void);
 int proc_timeout_ms(void); /* -1: none */
 void proc_on_timer(void);
 void proc_kill_all(void);
+void proc_drop_parked(void); /* host disconnected */
 extern bool g_shutdown_requested;
 
 /* init.c: PID-1 duties */

@@ -2,7 +2,8 @@
  *
  * One thread, one poll(): the channel, a signalfd for SIGCHLD, and the
  * stdio fds of processes that have a parked ReadStdio/WriteStdin. Nothing
- * else wakes us, so an idle guest costs no CPU. */
+ * else wakes us, so an idle guest costs no CPU (while no host is connected
+ * the port is looked at every 100 ms: it reports POLLHUP all the time). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -41,6 +42,20 @@ static int open_channel(const char *spec, bool *is_socket)
 		return fd;
 	}
 	return open(spec, O_RDWR | O_CLOEXEC | O_NOCTTY);
+}
+
+/* The host side of the virtio port closed (read 0, POLLHUP, or a write saw
+ * HUP): drop its requests and partial frame, so the next connection starts
+ * clean. The port reports POLLHUP all the time while no host is connected:
+ * look again in 100 ms instead of spinning. Returns when to look. */
+static int64_t host_gone(bool *host_up)
+{
+	if (*host_up)
+		logmsg("host disconnected");
+	*host_up = false;
+	proc_drop_parked();
+	ttrpc_reset();
+	return now_ms() + 100;
 }
 
 static void usage(void)
@@ -102,10 +117,11 @@ int main(int argc, char **argv)
 	static struct pollfd pfd[MAX_POLL];
 	static struct poll_ref ref[MAX_POLL];
 	int64_t chan_retry = 0; /* device closed by the host: retry at this time */
+	bool host_up = false;   /* for logging transitions only */
 
 	while (!g_shutdown_requested) {
 		int n = 0, timeout = proc_timeout_ms();
-		bool chan_on = chan_retry == 0;
+		bool chan_on = chan_retry == 0, chan_gone = false;
 		if (chan_on)
 			pfd[n++] = (struct pollfd){ .fd = chan, .events = POLLIN };
 		else {
@@ -137,21 +153,41 @@ int main(int argc, char **argv)
 			proc_reap();
 		}
 		if (chan_on && pfd[0].revents) {
-			if (ttrpc_on_readable() < 0) {
-				if (is_socket || !g_pid1) {
-					logmsg("channel closed, exiting");
-					g_shutdown_requested = true;
-					break;
+			if ((pfd[0].revents & POLLHUP) && !is_socket && g_pid1) {
+				/* virtio-serial: the host side is closed now. What it
+				 * sent and we have not read yet is dropped like its
+				 * partial frame: reading on could run a ReadStdio
+				 * whose answer (pipe data) could not be delivered. */
+				ttrpc_drain();
+				chan_gone = true;
+			} else {
+				int rr = ttrpc_on_readable();
+				if (rr > 0 && !host_up) {
+					logmsg("host connected");
+					host_up = true;
 				}
-				/* virtio-serial reports HUP while no host is
-				 * connected: wait for one without spinning. */
-				ttrpc_reset();
-				chan_retry = now_ms() + 100;
+				chan_gone = rr < 0;
 			}
 		}
+		/* Before the stdio events: nothing is read from a pipe for a host
+		 * that is gone. */
+		if (chan_gone && (is_socket || !g_pid1)) {
+			logmsg("channel closed, exiting");
+			break;
+		}
+		if (chan_gone || (ttrpc_broken() && chan_retry == 0))
+			chan_retry = host_gone(&host_up);
 		for (int i = first; i < n && epoch == g_epoch; i++)
 			proc_on_event(&ref[i], pfd[i].revents);
 		proc_on_timer();
+		/* A write (answering a reaped process, a read...) saw HUP. */
+		if (ttrpc_broken() && chan_retry == 0) {
+			if (is_socket || !g_pid1) {
+				logmsg("channel closed, exiting");
+				break;
+			}
+			chan_retry = host_gone(&host_up);
+		}
 	}
 
 	/* Shutdown: everything dies, data is synced, the VM powers off. */

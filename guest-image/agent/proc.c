@@ -85,17 +85,29 @@ struct container {
 	char id[65];
 	char bundle[1200];  /* run dir (< 1024, checked) + "/bundles/" + id */
 	int state;
-	bool mounted;       /* we mounted a 9p share on rootfs */
+	bool mounted;       /* something of ours is mounted on rootfs */
 	bool own_rootfs;    /* we created the rootfs dir */
+	char direct_tag[65]; /* the 9p share mounted directly on rootfs, or "" */
+	struct share *share; /* the share a subdirectory of which is bound on rootfs */
 	int jobs;           /* crun runs in flight for this container */
 	struct proc *init;
 	struct proc *execs;
 	int nexecs;
-	char events[PATH_MAX]; /* cgroup memory.events, "" if unknown */
+	char cgroup[PATH_MAX]; /* cgroup v2 directory, "" if unknown */
 	/* destroy */
 	uint32_t destroy_sid;
 	bool delete_started, delete_done;
 	int64_t destroy_deadline;
+};
+
+/* A 9p share mounted once at <run-dir>/shares/<tag>, used by several containers
+ * (each binds its own subdirectory as rootfs). A virtio-9p tag can be mounted
+ * only once at a time, hence the refcount. */
+struct share {
+	struct share *next;
+	char tag[65];
+	char path[1100];
+	int refs;
 };
 
 struct job {
@@ -114,6 +126,7 @@ struct job {
 };
 
 static struct container *containers;
+static struct share *shares;
 static int ncontainers;
 static struct job *jobs;
 static int parked_total;
@@ -271,8 +284,11 @@ static void proc_free(struct proc *p, const char *why)
 
 static uint64_t oom_count(struct container *c)
 {
-	char buf[1024], *s;
-	if (!c->events[0] || read_file(c->events, buf, sizeof buf) < 0)
+	char buf[1024], path[PATH_MAX + 32], *s;
+	if (!c->cgroup[0])
+		return 0;
+	snprintf(path, sizeof path, "%s/memory.events", c->cgroup);
+	if (read_file(path, buf, sizeof buf) < 0)
 		return 0;
 	s = strstr(buf, "oom_kill ");
 	return s ? strtoull(s + 9, NULL, 10) : 0;
@@ -334,6 +350,8 @@ static void read_answer(struct proc *p, int i)
 
 	if (!pd)
 		return;
+	if (!s->eof && ttrpc_host_gone())
+		return; /* stays parked, and dropped with the connection: the data stays */
 	if (!s->eof) {
 		n = read(s->fd, iobuf, pd->max);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -640,6 +658,202 @@ static void json_args0(const uint8_t *js, size_t len, char *out, size_t cap)
 	sanitize(out);
 }
 
+/* ---------- shared 9p rootfs ---------- */
+
+static int mount_9p(const char *tag, const char *target)
+{
+	/* cache=mmap: coherent with the host's view (the share is live),
+	 * while still allowing mmap of binaries; big msize cuts round trips. */
+	static const char *opts[] = {
+		"trans=virtio,version=9p2000.L,msize=524288,cache=mmap",
+		"trans=virtio,version=9p2000.L,msize=131072,cache=mmap",
+		"trans=virtio,version=9p2000.L,cache=mmap",
+	};
+	for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
+		if (mount(tag, target, "9p", 0, opts[i]) == 0)
+			return 0;
+		if (errno != EINVAL)
+			break;
+	}
+	return -1;
+}
+
+static struct share *share_find(const char *tag)
+{
+	for (struct share *sh = shares; sh; sh = sh->next)
+		if (strcmp(sh->tag, tag) == 0)
+			return sh;
+	return NULL;
+}
+
+/* The share for tag, mounted (refs not taken yet); NULL with errno set. */
+static struct share *share_get(const char *tag)
+{
+	struct share *sh = share_find(tag);
+	char dir[1040]; /* the run dir is < 1024 (checked) */
+	if (sh)
+		return sh;
+	sh = calloc(1, sizeof *sh);
+	if (!sh)
+		die("out of memory");
+	snprintf(sh->tag, sizeof sh->tag, "%s", tag);
+	snprintf(dir, sizeof dir, "%s/shares", g_run_dir);
+	snprintf(sh->path, sizeof sh->path, "%s/%s", dir, tag);
+	mkdir(g_run_dir, 0700);
+	mkdir(dir, 0700);
+	if ((mkdir(sh->path, 0755) < 0 && errno != EEXIST) || mount_9p(tag, sh->path) < 0) {
+		int e = errno;
+		rmdir(sh->path);
+		free(sh);
+		errno = e;
+		return NULL;
+	}
+	logmsg("mounted share %s", tag);
+	sh->next = shares;
+	shares = sh;
+	return sh;
+}
+
+/* Drop one reference; the last one unmounts the share (the tag is free again). */
+static void share_put(struct share *sh)
+{
+	struct share **pp;
+	if (--sh->refs > 0)
+		return;
+	if (umount2(sh->path, 0) < 0 && umount2(sh->path, MNT_DETACH) < 0)
+		logmsg("umount %s: %s", sh->path, strerror(errno));
+	rmdir(sh->path);
+	logmsg("unmounted share %s", sh->tag);
+	for (pp = &shares; *pp && *pp != sh; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = sh->next;
+	free(sh);
+}
+
+/* rootfs_path: relative, components of [A-Za-z0-9._-] separated by single
+ * slashes, no "." or ".." component, bounded. */
+#define MAX_ROOTFS_PATH 512
+static bool valid_rootfs_path(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > MAX_ROOTFS_PATH || s[0] == '/' || s[n - 1] == '/' || strstr(s, "//"))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-' || *c == '/'))
+			return false;
+	for (const char *c = s; *c;) {
+		size_t l = strcspn(c, "/");
+		if ((l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += l;
+		if (*c == '/')
+			c++;
+	}
+	return true;
+}
+
+/*
+ * Open rel (already validated) under the directory root without ever following a symlink
+ * and without leaving root's filesystem: the share's content is written by tenant code in
+ * the guest and by the host, so any component may be a symlink pointing anywhere. Each
+ * component is opened with O_NOFOLLOW|O_DIRECTORY relative to the previous one; the
+ * result is an O_PATH fd of the directory, to bind-mount via /proc/self/fd/N (no second
+ * path walk, so swapping a component afterwards changes nothing). -1 with errno.
+ */
+static int open_beneath(const char *root, const char *rel)
+{
+	char comp[MAX_ROOTFS_PATH + 1];
+	struct stat rst, st;
+	int fd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &rst) < 0)
+		goto fail;
+	while (*rel) {
+		size_t l = strcspn(rel, "/");
+		memcpy(comp, rel, l);
+		comp[l] = 0;
+		rel += l;
+		if (*rel == '/')
+			rel++;
+		int nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0)
+			goto fail;
+		close(fd);
+		fd = nfd;
+		if (fstat(fd, &st) < 0)
+			goto fail;
+		if (!S_ISDIR(st.st_mode) || st.st_dev != rst.st_dev) {
+			errno = !S_ISDIR(st.st_mode) ? ENOTDIR : EXDEV;
+			goto fail;
+		}
+	}
+	return fd;
+fail:
+	if (fd >= 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return -1;
+}
+
+/*
+ * Put the container's rootfs in place: the share itself on rootfs (rootfs_path "", the tag
+ * not in use as a shared mount), or the share mounted once under <run-dir>/shares and the
+ * directory rootfs_path of it bound on rootfs. Answers the request on failure (-1).
+ */
+static int setup_rootfs(uint32_t sid, struct container *c, const char *tag, const char *rel,
+			const char *target)
+{
+	struct share *sh;
+	int fd;
+	char src[64];
+
+	if (!*rel && !share_find(tag)) {
+		if (mount_9p(tag, target) < 0) {
+			/* A virtio-9p tag can be mounted only once at a time. */
+			ttrpc_error(sid, errno == EBUSY ? CODE_FAILED_PRECONDITION : CODE_INTERNAL,
+				    "mount 9p share %s: %s%s", tag, strerror(errno),
+				    errno == EBUSY ? " (tag in use)" : "");
+			return -1;
+		}
+		snprintf(c->direct_tag, sizeof c->direct_tag, "%s", tag);
+		c->mounted = true;
+		return 0;
+	}
+	for (struct container *o = containers; o; o = o->next)
+		if (strcmp(o->direct_tag, tag) == 0) {
+			ttrpc_error(sid, CODE_FAILED_PRECONDITION,
+				    "share %s is the whole rootfs of container %s", tag, o->id);
+			return -1;
+		}
+	if (!(sh = share_get(tag))) {
+		ttrpc_error(sid, errno == EBUSY ? CODE_FAILED_PRECONDITION : CODE_INTERNAL,
+			    "mount 9p share %s: %s", tag, strerror(errno));
+		return -1;
+	}
+	sh->refs++; /* now ours: share_put() undoes all of the above */
+	c->share = sh;
+	if ((fd = open_beneath(sh->path, rel)) < 0) {
+		int e = errno;
+		ttrpc_error(sid, e == ENOENT ? CODE_NOT_FOUND : CODE_INVALID_ARGUMENT,
+			    "rootfs_path %s in share %s: %s", rel, tag,
+			    e == ELOOP || e == ENOTDIR ? "not a directory (symlinks are not followed)"
+			    : e == EXDEV ? "crosses a mount point" : strerror(e));
+		return -1;
+	}
+	snprintf(src, sizeof src, "/proc/self/fd/%d", fd);
+	if (mount(src, target, NULL, MS_BIND, NULL) < 0) {
+		ttrpc_error(sid, CODE_INTERNAL, "bind %s/%s: %s", tag, rel, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	c->mounted = true;
+	return 0;
+}
+
 /* ---------- containers ---------- */
 
 static void remove_bundle(struct container *c)
@@ -653,6 +867,11 @@ static void remove_bundle(struct container *c)
 		if (umount2(path, MNT_DETACH) < 0)
 			logmsg("umount %s: %s", path, strerror(errno));
 		c->mounted = false;
+	}
+	c->direct_tag[0] = 0;
+	if (c->share) {
+		share_put(c->share);
+		c->share = NULL;
 	}
 	/* Never recursive: only files we wrote and the (now empty) mount
 	 * point. A rootfs that was already there (tests) stays untouched. */
@@ -794,14 +1013,16 @@ static void job_done(struct job *j, int status)
 			return;
 		}
 		{
-			/* The container's cgroup, for OOM accounting (cgroup2 only). */
+			/* The container's cgroup, for OOM accounting and GetStats
+			 * (cgroup2 only). The kernel wrote it; still refuse "..". */
 			char path[64], buf[4096], *s;
 			snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-			if (read_file(path, buf, sizeof buf) > 0 && (s = strstr(buf, "0::"))) {
+			if (read_file(path, buf, sizeof buf) > 0 && (s = strstr(buf, "0::/"))) {
 				s += 3;
 				s[strcspn(s, "\n")] = 0;
-				snprintf(c->events, sizeof c->events,
-					 "/sys/fs/cgroup%s/memory.events", s);
+				if (!strstr(s, "/.."))
+					snprintf(c->cgroup, sizeof c->cgroup, "/sys/fs/cgroup%s",
+						 strcmp(s, "/") ? s : "");
 			}
 		}
 		proc_set_pid(p, pid);
@@ -914,6 +1135,32 @@ void proc_on_timer(void)
 		}
 }
 
+/*
+ * The host went away: forget every request of that connection without answering. Parked
+ * reads never touched their pipe (the data stays for the next host), a parked write keeps
+ * what it wrote and drops the rest, parked waits go (the status stays on the process). The
+ * crun runs in flight finish, but their answers (stream ids of the old connection, which
+ * the next one may reuse) are not sent: sid 0 is never answered.
+ */
+void proc_drop_parked(void)
+{
+	for (struct container *c = containers; c; c = c->next) {
+		struct proc *p = c->init, *next = c->execs;
+		for (; p; p = next, next = p ? p->next : NULL) {
+			struct queue *qs[] = { &p->out[0].reads, &p->out[1].reads, &p->writes,
+					       &p->waits };
+			struct pending *pd;
+			for (size_t i = 0; i < sizeof qs / sizeof *qs; i++)
+				while ((pd = q_pop(qs[i])))
+					unpark(p, pd);
+			maybe_close_stdin(p); /* a CloseStdin waiting for dropped writes */
+		}
+		c->destroy_sid = 0;
+	}
+	for (struct job *j = jobs; j; j = j->next)
+		j->sid = 0;
+}
+
 void proc_kill_all(void)
 {
 	for (struct container *c = containers; c; c = c->next) {
@@ -931,6 +1178,8 @@ void proc_kill_all(void)
 			umount2(path, MNT_DETACH);
 		}
 	}
+	for (struct share *sh = shares; sh; sh = sh->next)
+		umount2(sh->path, MNT_DETACH);
 }
 
 /* ---------- RPC handlers ---------- */
@@ -951,24 +1200,6 @@ static void rpc_get_version(uint32_t sid, const uint8_t *data, size_t len)
 	r.boot_id = boot_id;
 	ttrpc_reply(sid, &r.base);
 	FREE(get_version_request, req);
-}
-
-static int mount_9p(const char *tag, const char *target)
-{
-	/* cache=mmap: coherent with the host's view (the share is live),
-	 * while still allowing mmap of binaries; big msize cuts round trips. */
-	static const char *opts[] = {
-		"trans=virtio,version=9p2000.L,msize=524288,cache=mmap",
-		"trans=virtio,version=9p2000.L,msize=131072,cache=mmap",
-		"trans=virtio,version=9p2000.L,cache=mmap",
-	};
-	for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
-		if (mount(tag, target, "9p", 0, opts[i]) == 0)
-			return 0;
-		if (errno != EINVAL)
-			break;
-	}
-	return -1;
 }
 
 static void rpc_create(uint32_t sid, const uint8_t *data, size_t len)
@@ -993,8 +1224,14 @@ static void rpc_create(uint32_t sid, const uint8_t *data, size_t len)
 		ttrpc_error(sid, CODE_RESOURCE_EXHAUSTED, "too many containers");
 		goto out;
 	}
-	if (req->rootfs_tag[0] && strchr(req->rootfs_tag, ',')) {
+	if (req->rootfs_tag[0] && !valid_id(req->rootfs_tag)) {
 		ttrpc_error(sid, CODE_INVALID_ARGUMENT, "invalid rootfs tag");
+		goto out;
+	}
+	if (req->rootfs_path[0] && (!req->rootfs_tag[0] || !valid_rootfs_path(req->rootfs_path))) {
+		ttrpc_error(sid, CODE_INVALID_ARGUMENT, "invalid rootfs_path (relative, "
+			    "[A-Za-z0-9._-] components, no \".\" or \"..\", at most %d bytes)",
+			    MAX_ROOTFS_PATH);
 		goto out;
 	}
 	c = calloc(1, sizeof *c);
@@ -1021,16 +1258,11 @@ static void rpc_create(uint32_t sid, const uint8_t *data, size_t len)
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)
 			goto sys_fail;
 		c->own_rootfs = true;
-		if (mount_9p(req->rootfs_tag, path) < 0) {
-			/* A virtio-9p tag can be mounted only once at a time. */
-			ttrpc_error(sid, CODE_INTERNAL, "mount 9p share %s: %s%s", req->rootfs_tag,
-				    strerror(errno),
-				    errno == EBUSY ? " (tag in use: one share per container)" : "");
+		if (setup_rootfs(sid, c, req->rootfs_tag, req->rootfs_path, path) < 0) {
 			container_free(c);
 			c = NULL;
 			goto out;
 		}
-		c->mounted = true;
 	} else if (access(path, F_OK) < 0) {
 		/* Test mode: an empty tag means the rootfs is already there. */
 		ttrpc_error(sid, CODE_INVALID_ARGUMENT, "no rootfs_tag and no %s", path);
@@ -1308,6 +1540,41 @@ static void rpc_destroy(uint32_t sid, const uint8_t *data, size_t len)
 	FREE(destroy_container_request, req);
 }
 
+static uint64_t cg_value(struct container *c, const char *file, const char *key)
+{
+	char path[PATH_MAX + 32], buf[4096], *s = buf;
+	if (!c->cgroup[0])
+		return 0;
+	snprintf(path, sizeof path, "%s/%s", c->cgroup, file);
+	if (read_file(path, buf, sizeof buf) <= 0)
+		return 0; /* missing (controller not enabled): 0 */
+	if (key) {
+		size_t kl = strlen(key);
+		for (s = buf; s && strncmp(s, key, kl) != 0; s = strchr(s, '\n'), s = s ? s + 1 : s)
+			;
+		if (!s)
+			return 0;
+		s += kl;
+	}
+	return strtoull(s, NULL, 10); /* "max" and garbage read as 0 */
+}
+
+static void rpc_get_stats(uint32_t sid, const uint8_t *data, size_t len)
+{
+	UNPACK(GetStatsRequest, get_stats_request, req);
+	struct container *c = find_container(req->container_id);
+	if (!c)
+		ttrpc_error(sid, CODE_NOT_FOUND, "container not found");
+	else {
+		A(GetStatsResponse) r = ISOLA__AGENT__V1__GET_STATS_RESPONSE__INIT;
+		r.cpu_usage_usec = cg_value(c, "cpu.stat", "usage_usec ");
+		r.memory_bytes = cg_value(c, "memory.current", NULL);
+		r.pids = cg_value(c, "pids.current", NULL);
+		ttrpc_reply(sid, &r.base);
+	}
+	FREE(get_stats_request, req);
+}
+
 static void rpc_shutdown(uint32_t sid, const uint8_t *data, size_t len)
 {
 	UNPACK(ShutdownRequest, shutdown_request, req);
@@ -1332,6 +1599,7 @@ static const struct {
 	{ "ResizeTerminal", rpc_resize },
 	{ "DestroyContainer", rpc_destroy },
 	{ "Shutdown", rpc_shutdown },
+	{ "GetStats", rpc_get_stats },
 };
 
 bool agent_dispatch(uint32_t sid, const char *method, const uint8_t *data, size_t len)

@@ -25,6 +25,7 @@ static int chan_fd = -1;
 static uint8_t *rx;          /* [rx_off, rx_len) is unparsed input */
 static size_t rx_off, rx_len, rx_cap;
 static uint64_t discard;     /* bytes of an oversize frame still to drop */
+static bool broken;          /* the host is gone: drop output until reset */
 
 void ttrpc_init(int fd)
 {
@@ -36,6 +37,12 @@ void ttrpc_reset(void)
 {
 	rx_off = rx_len = 0;
 	discard = 0;
+	broken = false;
+}
+
+bool ttrpc_broken(void)
+{
+	return broken;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -53,21 +60,27 @@ static void put_be32(uint8_t *p, uint32_t v)
 
 /* Blocking write of a whole frame. The channel fd is non-blocking (reads
  * must never stall the loop), so EAGAIN waits for POLLOUT: the host always
- * reads, so this only waits for the transport to drain. */
+ * reads, so this only waits for the transport to drain. A virtio-serial port
+ * whose host side is closed says EAGAIN and POLLHUP (never POLLOUT): the
+ * frame is dropped then, and so is all output until the loop has seen the
+ * disconnect (ttrpc_reset), so nothing of this connection reaches the next. */
 static void send_all(struct iovec *iov, int cnt)
 {
-	while (cnt > 0) {
+	while (cnt > 0 && !broken) {
 		ssize_t w = writev(chan_fd, iov, cnt);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
 				struct pollfd p = { .fd = chan_fd, .events = POLLOUT };
-				poll(&p, 1, 1000);
+				if (poll(&p, 1, 1000) > 0 && !(p.revents & POLLOUT) &&
+				    (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+					broken = true;
 				continue;
 			}
 			logmsg("channel write: %s", strerror(errno));
-			return; /* the read side will notice the broken channel */
+			broken = true; /* the read side will notice the broken channel */
+			return;
 		}
 		while (cnt > 0 && (size_t)w >= iov->iov_len) {
 			w -= iov->iov_len;
@@ -88,6 +101,8 @@ static void send_response(uint32_t sid, int code, const char *msg, const Protobu
 	uint8_t hdr[HDR], *pbuf = NULL, *body;
 	size_t len;
 
+	if (sid == 0 || broken)
+		return; /* nobody to answer (the request's connection is gone) */
 	st.code = code;
 	st.message = (char *)(msg ? msg : "");
 	resp.status = &st; /* always present, as containerd's ttrpc does */
@@ -185,6 +200,27 @@ static void parse(void)
 		rx_off = rx_len = 0;
 }
 
+/* Is the host side closed (now)? Checked before taking data out of a pipe
+ * for an answer, so the data is not lost when the answer cannot go out. */
+bool ttrpc_host_gone(void)
+{
+	struct pollfd p = { .fd = chan_fd, .events = POLLIN };
+	return broken || (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)));
+}
+
+/* Read and drop what the port still holds from a host that is gone (bounded:
+ * a host that is back already may be sending). */
+void ttrpc_drain(void)
+{
+	static uint8_t scratch[64 * 1024];
+	for (int i = 0; i < 256; i++) {
+		ssize_t r = read(chan_fd, scratch, sizeof scratch);
+		if (r <= 0 && !(r < 0 && errno == EINTR))
+			break;
+	}
+}
+
+/* 1: read data, 0: nothing to read, <0: EOF (host gone) or error. */
 int ttrpc_on_readable(void)
 {
 	/* Make room: compact, then grow towards the frame being assembled
@@ -224,5 +260,5 @@ int ttrpc_on_readable(void)
 		rx = NULL;
 		rx_cap = 0;
 	}
-	return 0;
+	return 1; /* data came in: a host is there */
 }

@@ -70,13 +70,25 @@ public final class AgentClient implements AutoCloseable {
 
   public void createContainer(String id, byte[] ociConfig, String rootfsTag, boolean stdin, boolean terminal)
       throws TtrpcException {
+    createContainer(id, ociConfig, rootfsTag, "", stdin, terminal);
+  }
+
+  /** A container whose rootfs is {@code rootfsPath} inside the share {@code rootfsTag}. */
+  public void createContainer(String id, byte[] ociConfig, String rootfsTag, String rootfsPath, boolean stdin,
+      boolean terminal) throws TtrpcException {
     call("CreateContainer", CreateContainerRequest.newBuilder()
         .setContainerId(id)
         .setOciConfigJson(ByteString.copyFrom(ociConfig))
         .setRootfsTag(rootfsTag)
+        .setRootfsPath(rootfsPath)
         .setStdin(stdin)
         .setTerminal(terminal)
         .build(), Empty.parser(), CONTROL);
+  }
+
+  public io.isola.proto.agent.v1.GetStatsResponse stats(String id) throws TtrpcException {
+    return call("GetStats", io.isola.proto.agent.v1.GetStatsRequest.newBuilder().setContainerId(id).build(),
+        io.isola.proto.agent.v1.GetStatsResponse.parser(), CONTROL);
   }
 
   public int startContainer(String id) throws TtrpcException {

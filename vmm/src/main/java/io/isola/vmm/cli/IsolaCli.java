@@ -7,7 +7,10 @@ import picocli.CommandLine.Command;
 /** The `isola` command line. */
 @Command(name = "isola", mixinStandardHelpOptions = true, version = "isola 0.1.0",
     description = "Run containers, each in its own lightweight VM with its own kernel.",
-    subcommands = {RunCommand.class})
+    subcommands = {RunCommand.class, io.isola.vmm.cli.client.PsCommand.class,
+        io.isola.vmm.cli.client.ExecCommand.class, io.isola.vmm.cli.client.LogsCommand.class,
+        io.isola.vmm.cli.client.KillCommand.class, io.isola.vmm.cli.client.RmCommand.class,
+        io.isola.vmm.cli.client.SandboxCommand.class, io.isola.vmm.cli.client.EventsCommand.class})
 public final class IsolaCli implements Runnable {
 
   @Override

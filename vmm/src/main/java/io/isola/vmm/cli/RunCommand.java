@@ -49,6 +49,9 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--base-image", paramLabel = "NAME", description = "Guest base image from the catalog (default: the catalog's).")
   String baseImage;
 
+  @Option(names = "--embedded", description = "Run the VM from this process even if isolad is running.")
+  boolean embedded;
+
   @Mixin
   RuntimeSettings settings;
 
@@ -70,6 +73,10 @@ final class RunCommand implements Callable<Integer> {
       if (kv.indexOf('=') <= 0) {
         return fail("-e expects KEY=VALUE, got \"" + kv + "\"");
       }
+    }
+    Path socket = Path.of(System.getenv().getOrDefault("ISOLA_SOCKET", "/run/isola/isolad.sock"));
+    if (!embedded && io.isola.vmm.cli.client.DaemonClient.reachable(socket)) {
+      return io.isola.vmm.cli.client.DaemonRun.run(socket, image, command, env, workdir, interactive, tty, remove);
     }
     RunOptions options = RunOptions.builder()
         .args(command)

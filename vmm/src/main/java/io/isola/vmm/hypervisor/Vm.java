@@ -20,6 +20,12 @@ public interface Vm extends AutoCloseable {
   /** The last lines of the guest console, for error messages about a failed boot. */
   Optional<String> consoleTail(int maxBytes);
 
+  /**
+   * Lets go of the VM without stopping it: closes the control connection and leaves the VM
+   * running for a later supervisor to adopt.
+   */
+  void release();
+
   /** Stops the VM if needed and removes its sockets; never throws. */
   @Override
   void close();

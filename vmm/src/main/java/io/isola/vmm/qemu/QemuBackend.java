@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /** Runs each sandbox VM as a QEMU process driven over QMP. */
@@ -27,7 +28,11 @@ public final class QemuBackend implements Hypervisor {
 
   @Override
   public Vm launch(VmSpec spec) throws IOException {
-    List<String> argv = new QemuCommandLine(qemuBinary, accelerator).build(spec);
+    List<String> argv = new ArrayList<>();
+    // Its own session: signals to the supervisor's process group (a terminal's Ctrl-C) never
+    // reach it, and it outlives a supervisor that dies (the next one adopts it).
+    argv.add("setsid");
+    argv.addAll(new QemuCommandLine(qemuBinary, accelerator).build(spec));
     ProcessBuilder builder = new ProcessBuilder(argv)
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
         .redirectErrorStream(true)
@@ -78,6 +83,24 @@ public final class QemuBackend implements Hypervisor {
       Thread.sleep(millis);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Takes over a QEMU that a previous supervisor started: the caller has checked that the pid
+   * is still that QEMU (pid plus start time). Reconnects QMP.
+   */
+  @Override
+  public Vm adopt(VmSpec spec, long pid) throws IOException {
+    ProcessHandle handle = ProcessHandle.of(pid)
+        .orElseThrow(() -> new IOException("QEMU pid " + pid + " is gone"));
+    QemuVm vm = new QemuVm(spec, handle);
+    try {
+      vm.attachQmp(QmpClient.connect(spec.controlSocket(), event -> { }, Duration.ofSeconds(5)));
+      return vm;
+    } catch (IOException e) {
+      vm.close();
+      throw e;
     }
   }
 

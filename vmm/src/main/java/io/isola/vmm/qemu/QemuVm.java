@@ -14,21 +14,33 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-/** One QEMU process and its QMP connection. */
+/**
+ * One QEMU process and its QMP connection. The process is either our child (we started it and
+ * learn its exit status) or adopted after a supervisor restart (only its pid is known; its
+ * exit status is then lost to us, and we say so).
+ */
 final class QemuVm implements Vm {
   private static final Logger LOG = Logger.getLogger(QemuVm.class.getName());
   private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
 
   private final VmSpec spec;
-  private final Process process;
+  private final ProcessHandle process;
   private final CompletableFuture<VmExit> exit;
   private volatile QmpClient qmp;
   private volatile boolean stopRequested;
 
-  QemuVm(VmSpec spec, Process process) {
+  QemuVm(VmSpec spec, Process child) {
     this.spec = spec;
-    this.process = process;
-    this.exit = process.onExit().thenApply(this::describeExit);
+    this.process = child.toHandle();
+    this.exit = child.onExit().thenApply(this::describeExit);
+  }
+
+  /** A QEMU that outlived the supervisor that started it. */
+  QemuVm(VmSpec spec, ProcessHandle adopted) {
+    this.spec = spec;
+    this.process = adopted;
+    this.exit = adopted.onExit().thenApply(h -> new VmExit(-1, stopRequested ? "stopped"
+        : "QEMU exited (status unknown: it was adopted after a supervisor restart)"));
   }
 
   void attachQmp(QmpClient qmp) {
@@ -80,13 +92,17 @@ final class QemuVm implements Vm {
       }
     }
     try {
-      if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-        process.destroyForcibly();
-        process.waitFor(10, TimeUnit.SECONDS);
-      }
+      exit.get(grace.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       process.destroyForcibly();
+    } catch (Exception e) {
+      process.destroyForcibly();
+      try {
+        exit.get(10, TimeUnit.SECONDS);
+      } catch (Exception ignored) {
+        // reported by exit() to whoever waits on it
+      }
     }
   }
 
@@ -113,6 +129,14 @@ final class QemuVm implements Vm {
       return text.length() == 0 ? Optional.empty() : Optional.of(text.toString());
     } catch (IOException e) {
       return Optional.empty();
+    }
+  }
+
+  @Override
+  public void release() {
+    QmpClient control = qmp;
+    if (control != null) {
+      control.close();
     }
   }
 

@@ -54,6 +54,32 @@ public final class Sandbox implements AutoCloseable {
     }
   }
 
+  /**
+   * Takes over a VM an earlier supervisor started (the caller verified pid and start time):
+   * reconnects its control channel and the agent, which must answer within {@code deadline}.
+   */
+  public static Sandbox adopt(Hypervisor hypervisor, VmSpec spec, long pid, Duration deadline) throws SandboxException {
+    Vm vm;
+    try {
+      vm = hypervisor.adopt(spec, pid);
+    } catch (IOException e) {
+      throw new SandboxException("cannot reconnect to the VM of sandbox " + spec.name() + ": " + e.getMessage(), e);
+    }
+    CompletableFuture<String> lost = new CompletableFuture<>();
+    AgentClient agent = null;
+    try {
+      agent = AgentClient.connect(spec.agentSocket(), reason -> lost.complete(reason.detail()));
+      return new Sandbox(vm, agent, agent.awaitReady(deadline), lost);
+    } catch (IOException | TtrpcException e) {
+      if (agent != null) {
+        agent.close();
+      }
+      vm.close();
+      throw new SandboxException("the agent of sandbox " + spec.name() + " did not answer after a restart: "
+          + e.getMessage(), e);
+    }
+  }
+
   public AgentClient agent() {
     return agent;
   }
@@ -84,6 +110,12 @@ public final class Sandbox implements AutoCloseable {
       }
     }
     close();
+  }
+
+  /** Disconnects and leaves the VM running (a supervisor shutting down; the next one adopts it). */
+  public void release() {
+    agent.close();
+    vm.release();
   }
 
   @Override

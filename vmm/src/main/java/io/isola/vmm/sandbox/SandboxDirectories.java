@@ -23,7 +23,27 @@ public record SandboxDirectories(String id, Path run, Path state) {
     return new SandboxDirectories(id, run, state);
   }
 
-  /** Where the container's root filesystem is unpacked and shared from. */
+  /** Opens the directories of an existing sandbox (after a supervisor restart). */
+  public static SandboxDirectories existing(Path run, Path state, String id) {
+    return new SandboxDirectories(id, run, state);
+  }
+
+  /** The directory shared into the guest (tag "share"): one subdirectory per container. */
+  public Path share() {
+    return state.resolve("share");
+  }
+
+  /** A container's root filesystem inside the share; relative path as the agent sees it. */
+  public static String rootfsPathInShare(String containerId) {
+    return containerId + "/rootfs";
+  }
+
+  /** Container and exec logs. */
+  public Path logs() {
+    return state.resolve("logs");
+  }
+
+  /** Where the container's root filesystem is unpacked and shared from (single-container runs). */
   public Path rootfs() {
     return state.resolve("rootfs");
   }

@@ -1,0 +1,7 @@
+package io.isola.vmm.daemon;
+
+import java.nio.file.Path;
+
+/** What the supervisor needs from its configuration. */
+public record SupervisorSettings(Path runRoot, Path stateRoot, Path catalog, Path qemu, int defaultVcpus,
+    int defaultMemoryMib, int maxVcpus, int maxMemoryMib) {}
