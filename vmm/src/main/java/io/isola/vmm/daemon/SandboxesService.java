@@ -54,8 +54,14 @@ final class SandboxesService extends SandboxesGrpc.SandboxesImplBase {
   @Override
   public void listSandboxes(ListSandboxesRequest request, StreamObserver<ListSandboxesResponse> response) {
     Calls.unary(response, () -> {
+      Tenant tenant = Tenants.current();
+      // One query for all the tenant's containers rather than one per sandbox.
+      java.util.Map<String, java.util.List<String>> containers = supervisor.listContainers(tenant, "").stream()
+          .collect(java.util.stream.Collectors.groupingBy(c -> c.sandboxId(),
+              java.util.stream.Collectors.mapping(c -> c.id(), java.util.stream.Collectors.toList())));
       ListSandboxesResponse.Builder out = ListSandboxesResponse.newBuilder();
-      supervisor.listSandboxes(Tenants.current(), request.getLabelSelectorMap()).forEach(r -> out.addSandboxes(toProto(r)));
+      supervisor.listSandboxes(tenant, request.getLabelSelectorMap()).forEach(r -> out.addSandboxes(
+          Protos.sandbox(r, containers.getOrDefault(r.id(), java.util.List.of()))));
       return out.build();
     });
   }
