@@ -3,7 +3,7 @@
 # missing. Safe to run any number of times. Needs root (apt) when something is missing.
 set -eu
 
-packages="openjdk-17-jdk-headless maven make gcc libc6-dev qemu-system-x86 busybox-static crun
+packages="openjdk-17-jdk-headless maven make gcc libc6-dev qemu-system-x86 busybox-static crun containerd runc
   protobuf-c-compiler libprotobuf-c-dev cpio kmod xz-utils zstd ca-certificates"
 
 missing=""
