@@ -1575,6 +1575,60 @@ static void rpc_get_stats(uint32_t sid, const uint8_t *data, size_t len)
 	FREE(get_stats_request, req);
 }
 
+/*
+ * Writes cgroup.freeze and waits (bounded, 2 s) until cgroup.events says the cgroup reached
+ * that state, so that "paused" means no process of the container runs any more.
+ */
+static int set_frozen(struct container *c, bool frozen)
+{
+	char path[PATH_MAX + 32], buf[512];
+	const char *want = frozen ? "frozen 1" : "frozen 0";
+	snprintf(path, sizeof path, "%s/cgroup.freeze", c->cgroup);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, frozen ? "1" : "0", 1);
+	close(fd);
+	if (n != 1)
+		return -1;
+	snprintf(path, sizeof path, "%s/cgroup.events", c->cgroup);
+	for (int i = 0; i < 200; i++) {
+		if (read_file(path, buf, sizeof buf) > 0 && strstr(buf, want))
+			return 0;
+		usleep(10000);
+	}
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+static void pause_or_resume(uint32_t sid, const uint8_t *data, size_t len, bool frozen)
+{
+	UNPACK(PauseContainerRequest, pause_container_request, req);
+	struct container *c = find_container(req->container_id);
+	if (!c)
+		ttrpc_error(sid, CODE_NOT_FOUND, "container not found");
+	else if (!c->cgroup[0])
+		ttrpc_error(sid, CODE_FAILED_PRECONDITION, "container has no cgroup (not started?)");
+	else if (set_frozen(c, frozen) < 0) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "cannot %s the container's cgroup: %s", frozen ? "freeze" : "thaw",
+			 strerror(errno));
+		ttrpc_error(sid, CODE_INTERNAL, msg);
+	} else
+		ttrpc_reply(sid, &(A(Empty))ISOLA__AGENT__V1__EMPTY__INIT.base);
+	FREE(pause_container_request, req);
+}
+
+static void rpc_pause(uint32_t sid, const uint8_t *data, size_t len)
+{
+	pause_or_resume(sid, data, len, true);
+}
+
+static void rpc_resume(uint32_t sid, const uint8_t *data, size_t len)
+{
+	pause_or_resume(sid, data, len, false);
+}
+
 static void rpc_shutdown(uint32_t sid, const uint8_t *data, size_t len)
 {
 	UNPACK(ShutdownRequest, shutdown_request, req);
@@ -1600,6 +1654,8 @@ static const struct {
 	{ "DestroyContainer", rpc_destroy },
 	{ "Shutdown", rpc_shutdown },
 	{ "GetStats", rpc_get_stats },
+	{ "PauseContainer", rpc_pause },
+	{ "ResumeContainer", rpc_resume },
 };
 
 bool agent_dispatch(uint32_t sid, const char *method, const uint8_t *data, size_t len)

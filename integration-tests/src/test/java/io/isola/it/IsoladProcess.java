@@ -7,7 +7,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.TimeUnit;
 
 /** A real isolad (bin/isolad) with its roots, socket and config in a test's directory. */
-final class IsoladProcess implements AutoCloseable {
+public final class IsoladProcess implements AutoCloseable {
   final Path dir;
   final Path socket;
   final Path runRoot;

@@ -86,6 +86,12 @@ public final class AgentClient implements AutoCloseable {
         .build(), Empty.parser(), CONTROL);
   }
 
+  /** Freezes (true) or thaws (false) the container's processes. */
+  public void setPaused(String id, boolean paused) throws TtrpcException {
+    call(paused ? "PauseContainer" : "ResumeContainer",
+        io.isola.proto.agent.v1.PauseContainerRequest.newBuilder().setContainerId(id).build(), Empty.parser(), CONTROL);
+  }
+
   public io.isola.proto.agent.v1.GetStatsResponse stats(String id) throws TtrpcException {
     return call("GetStats", io.isola.proto.agent.v1.GetStatsRequest.newBuilder().setContainerId(id).build(),
         io.isola.proto.agent.v1.GetStatsResponse.parser(), CONTROL);

@@ -186,6 +186,18 @@ final class ContainersService extends ContainersGrpc.ContainersImplBase {
   }
 
   @Override
+  public void pauseContainer(ContainerRef request, StreamObserver<Container> response) {
+    Calls.unary(response, () -> Protos.container(
+        supervisor.setPaused(Tenants.current(), Ids.validate(request.getId(), "container id"), true)));
+  }
+
+  @Override
+  public void resumeContainer(ContainerRef request, StreamObserver<Container> response) {
+    Calls.unary(response, () -> Protos.container(
+        supervisor.setPaused(Tenants.current(), Ids.validate(request.getId(), "container id"), false)));
+  }
+
+  @Override
   public void logs(LogsRequest request, StreamObserver<LogChunk> response) {
     ServerCallStreamObserver<LogChunk> stream = (ServerCallStreamObserver<LogChunk>) response;
     try {

@@ -37,6 +37,7 @@ final class Protos {
     ContainerState state = switch (r.state()) {
       case CREATED -> ContainerState.CONTAINER_CREATED;
       case RUNNING -> ContainerState.CONTAINER_RUNNING;
+      case PAUSED -> ContainerState.CONTAINER_PAUSED;
       case EXITED -> ContainerState.CONTAINER_EXITED;
     };
     return Container.newBuilder().setId(r.id()).setSandboxId(r.sandboxId()).setTenant(r.tenant()).setState(state)

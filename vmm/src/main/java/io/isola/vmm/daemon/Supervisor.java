@@ -404,7 +404,8 @@ public final class Supervisor implements AutoCloseable {
   public String exec(Tenant tenant, String containerId, String execId, RunOptions options, boolean stdin) {
     ContainerRecord container = getContainer(tenant, containerId);
     if (container.state() != ContainerRecord.State.RUNNING) {
-      throw Failures.precondition("container " + containerId + " is not running");
+      throw Failures.precondition("container " + containerId + " is not running ("
+          + container.state().name().toLowerCase() + ")");
     }
     if (store.getExec(containerId, execId).isPresent()) {
       throw Status.ALREADY_EXISTS.withDescription("exec id " + execId + " is taken in " + containerId)
@@ -503,6 +504,28 @@ public final class Supervisor implements AutoCloseable {
     }
   }
 
+  /** Freezes or thaws a running container's processes in the guest. */
+  public ContainerRecord setPaused(Tenant tenant, String containerId, boolean paused) {
+    ContainerRecord container = getContainer(tenant, containerId);
+    ContainerRecord.State from = paused ? ContainerRecord.State.RUNNING : ContainerRecord.State.PAUSED;
+    if (container.state() != from) {
+      throw Failures.precondition("container " + containerId + " is " + container.state().name().toLowerCase()
+          + "; only a " + from.name().toLowerCase() + " container can be " + (paused ? "paused" : "resumed"));
+    }
+    try {
+      liveFor(container).sandbox.agent().setPaused(containerId, paused);
+    } catch (TtrpcException e) {
+      throw Failures.fromAgent("cannot " + (paused ? "pause" : "resume") + " the container", e);
+    }
+    // The exit watcher may have recorded an exit meanwhile: only a live record changes state.
+    ContainerRecord current = store.getContainer(containerId).orElseThrow();
+    if (current.state() == from) {
+      current = current.withState(paused ? ContainerRecord.State.PAUSED : ContainerRecord.State.RUNNING);
+      store.updateContainer(current);
+    }
+    return current;
+  }
+
   public GetStatsResponse stats(Tenant tenant, String containerId) {
     ContainerRecord container = getContainer(tenant, containerId);
     try {
@@ -532,7 +555,8 @@ public final class Supervisor implements AutoCloseable {
   public void deleteContainer(Tenant tenant, String id, boolean force) {
     ContainerRecord record = getContainer(tenant, id);
     LiveSandbox sandbox = live.get(record.sandboxId());
-    if (record.state() == ContainerRecord.State.RUNNING && sandbox != null) {
+    if ((record.state() == ContainerRecord.State.RUNNING || record.state() == ContainerRecord.State.PAUSED)
+        && sandbox != null) {
       if (!force) {
         throw Failures.precondition("container " + id + " is running: stop it first, or use force (isola rm -f)");
       }
@@ -592,7 +616,7 @@ public final class Supervisor implements AutoCloseable {
             continue;
           }
           attachOutput(liveSandbox, c.id(), "", c.tty());
-          if (c.state() == ContainerRecord.State.RUNNING) {
+          if (c.state() != ContainerRecord.State.CREATED) {
             watchExit(liveSandbox, c.tenant(), c.id(), "");
           }
           for (ExecRecord e : store.listExecs(c.id())) {

@@ -27,7 +27,7 @@ public record ContainerRecord(
         boolean oomKilled,
         boolean ownsSandbox) {
 
-    public enum State { CREATED, RUNNING, EXITED }
+    public enum State { CREATED, RUNNING, PAUSED, EXITED }
 
     public ContainerRecord {
         Objects.requireNonNull(id, "id");
@@ -41,6 +41,12 @@ public record ContainerRecord(
     public ContainerRecord started(Instant at) {
         return new ContainerRecord(id, sandboxId, tenant, State.RUNNING, image, args, tty, stdin, labels, createdAt,
                 at, exitedAt, exitStatus, oomKilled, ownsSandbox);
+    }
+
+    /** The same container in another live state (RUNNING or PAUSED). */
+    public ContainerRecord withState(State newState) {
+        return new ContainerRecord(id, sandboxId, tenant, newState, image, args, tty, stdin, labels, createdAt,
+                startedAt, exitedAt, exitStatus, oomKilled, ownsSandbox);
     }
 
     public ContainerRecord exited(int status, boolean oom, Instant at) {

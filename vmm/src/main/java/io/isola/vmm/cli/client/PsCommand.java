@@ -32,6 +32,7 @@ public final class PsCommand extends ClientCommand {
       String state = switch (c.getState()) {
         case CONTAINER_CREATED -> "created";
         case CONTAINER_RUNNING -> "running";
+        case CONTAINER_PAUSED -> "paused";
         case CONTAINER_EXITED -> "exited (" + c.getExitStatus() + (c.getOomKilled() ? ", OOM" : "") + ")";
         default -> "unknown";
       };
