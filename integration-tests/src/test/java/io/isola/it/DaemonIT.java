@@ -196,6 +196,24 @@ class DaemonIT {
   }
 
   @Test
+  void aContainersOwnSandboxTakesTheRequestedSize() {
+    Container c = containers.createContainer(CreateContainerRequest.newBuilder().setImage(image)
+        .setProcess(ProcessSpec.newBuilder().addAllArgs(List.of("sh", "-c",
+            "grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo")))
+        .setNewSandbox(CreateSandboxRequest.newBuilder().setVcpus(2).setMemoryMib(192)).build());
+    containers.startContainer(ContainerRef.newBuilder().setId(c.getId()).build());
+    assertEquals(0, waitFor(c.getId(), ""));
+    String[] out = logs(c.getId(), LogChunk.Stream.STDOUT).split("\n");
+    assertEquals("2", out[0].strip(), "two vCPUs");
+    long memKib = Long.parseLong(out[1].replaceAll("[^0-9]", ""));
+    assertTrue(memKib > 100_000 && memKib < 192 * 1024, "about 192 MiB of guest memory: " + out[1]);
+    Sandbox own = sandboxes.getSandbox(SandboxRef.newBuilder().setId(c.getSandboxId()).build());
+    assertEquals(192, own.getMemoryMib());
+    containers.deleteContainer(io.isola.proto.v1.DeleteContainerRequest.newBuilder().setId(c.getId()).build());
+    assertCode(Status.Code.NOT_FOUND, () -> sandboxes.getSandbox(SandboxRef.newBuilder().setId(c.getSandboxId()).build()));
+  }
+
+  @Test
   void malformedRequestsAreRejectedCleanly() {
     assertCode(Status.Code.INVALID_ARGUMENT, () -> sandboxes.getSandbox(SandboxRef.newBuilder().setId("../etc").build()));
     assertCode(Status.Code.INVALID_ARGUMENT, () -> sandboxes.createSandbox(

@@ -330,10 +330,12 @@ final class TaskService {
     Path bundle = Path.of(r.getBundle());
     JsonNode config;
     String socket;
+    CreateSandboxRequest sandboxSpec;
     try {
       config = OciProcess.readConfig(bundle);
       String configPath = ShimConfig.configPath(r.hasOptions() ? r.getOptions() : null);
       socket = configPath.isEmpty() ? defaultSocket : ShimConfig.isoladSocket(configPath);
+      sandboxSpec = ShimConfig.sandbox(configPath);
     } catch (IOException e) {
       throw new TtrpcException(StatusCode.INVALID_ARGUMENT, "cannot read the bundle's config: " + e.getMessage());
     }
@@ -344,7 +346,7 @@ final class TaskService {
     boolean explicit = false;
     if (group != null && !group.isEmpty() && !group.equals(r.getId())) {
       sandboxId = Ids.isolaId(group);
-      explicit = ensureSandbox(socket, sandboxId, group);
+      explicit = ensureSandbox(socket, sandboxId, group, sandboxSpec);
     }
     String rootPath = config.path("root").path("path").asText("rootfs");
     Path rootfs = bundle.resolve(rootPath).normalize();
@@ -360,14 +362,17 @@ final class TaskService {
       if (r.getTerminal()) {
         spec = spec.toBuilder().setTty(true).build();
       }
-      containers(socket).createContainer(CreateContainerRequest.newBuilder()
+      CreateContainerRequest.Builder create = CreateContainerRequest.newBuilder()
           .setId(isolaId)
           .setSandboxId(sandboxId)
           .setImage(rootfs.toString())
           .setProcess(spec)
           .putLabels("io.containerd/namespace", namespace)
-          .putLabels("io.containerd/id", r.getId())
-          .build());
+          .putLabels("io.containerd/id", r.getId());
+      if (sandboxId.isEmpty()) {
+        create.setNewSandbox(sandboxSpec); // a sandbox of its own, sized by the runtime options
+      }
+      containers(socket).createContainer(create.build());
     } catch (IOException | StatusRuntimeException e) {
       if (io != null) {
         io.close();
@@ -397,7 +402,8 @@ final class TaskService {
   }
 
   /** Makes sure the pod's sandbox exists; true when this shim created it. */
-  private synchronized boolean ensureSandbox(String socket, String sandboxId, String group) throws TtrpcException {
+  private synchronized boolean ensureSandbox(String socket, String sandboxId, String group,
+      CreateSandboxRequest spec) throws TtrpcException {
     try {
       sandboxes(socket).getSandbox(SandboxRef.newBuilder().setId(sandboxId).build());
       return explicitSandboxes.containsKey(sandboxId);
@@ -407,7 +413,7 @@ final class TaskService {
       }
     }
     try {
-      sandboxes(socket).createSandbox(CreateSandboxRequest.newBuilder().setId(sandboxId)
+      sandboxes(socket).createSandbox(spec.toBuilder().setId(sandboxId)
           .putLabels("io.containerd/namespace", namespace).putLabels("io.containerd/group", group).build());
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() != Status.Code.ALREADY_EXISTS) {

@@ -162,6 +162,18 @@ class IsolaShimIT {
   }
 
   @Test
+  void runtimeOptionsSizeTheSandbox() throws Exception {
+    Path options = dir.resolve("shim.toml");
+    java.nio.file.Files.writeString(options, "memory_mib = 192\nvcpus = 2\n");
+    Result r = ctrOk("run", "--rm", "--runtime", RUNTIME, "--runtime-config-path", options.toString(), IMAGE, "s8",
+        "sh", "-c", "grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo");
+    List<String> lines = r.stdout().lines().toList();
+    assertEquals("2", lines.get(0).strip(), () -> why(r));
+    long memKib = Long.parseLong(lines.get(1).replaceAll("[^0-9]", ""));
+    assertTrue(memKib > 100_000 && memKib < 192 * 1024, () -> "about 192 MiB: " + why(r));
+  }
+
+  @Test
   void terminalModeGivesAPty() throws Exception {
     Result r = ctd.ctrInTerminal(Duration.ofSeconds(180), new byte[0], "run", "-t", "--rm", "--runtime", RUNTIME,
         IMAGE, "s5", "sh", "-c", "tty; exit 4");

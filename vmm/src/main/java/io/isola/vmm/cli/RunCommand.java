@@ -76,7 +76,8 @@ final class RunCommand implements Callable<Integer> {
     }
     Path socket = Path.of(System.getenv().getOrDefault("ISOLA_SOCKET", "/run/isola/isolad.sock"));
     if (!embedded && io.isola.vmm.cli.client.DaemonClient.reachable(socket)) {
-      return io.isola.vmm.cli.client.DaemonRun.run(socket, image, command, env, workdir, interactive, tty, remove);
+      return io.isola.vmm.cli.client.DaemonRun.run(socket, image, command, env, workdir, interactive, tty, remove,
+          new io.isola.vmm.cli.client.DaemonRun.SandboxSize(cpus, memoryMib, kernel, baseImage));
     }
     RunOptions options = RunOptions.builder()
         .args(command)

@@ -53,9 +53,17 @@ final class ContainersService extends ContainersGrpc.ContainersImplBase {
       Labels.validate(request.getLabelsMap(), "labels");
       String id = Ids.validateOrGenerate(request.getId(), "container id");
       String sandboxId = request.getSandboxId().isEmpty() ? "" : Ids.validate(request.getSandboxId(), "sandbox id");
+      var size = request.getNewSandbox();
+      if (!sandboxId.isEmpty() && request.hasNewSandbox()) {
+        throw Failures.invalid("new_sandbox applies only when sandbox_id is empty");
+      }
+      Labels.validate(size.getLabelsMap(), "new_sandbox.labels");
+      Labels.validate(size.getAnnotationsMap(), "new_sandbox.annotations");
+      var newSandbox = new Supervisor.SandboxRequest(id, size.getVcpus(), size.getMemoryMib(), size.getKernel(),
+          size.getBaseImage(), size.getLabelsMap(), size.getAnnotationsMap());
       var record = supervisor.createContainer(tenant, new Supervisor.ContainerRequest(id, sandboxId,
           imagePath(tenant, request.getImage()), ProcessSpecs.toRunOptions(request.getProcess()),
-          request.getProcess().getStdin(), request.getLabelsMap()));
+          request.getProcess().getStdin(), request.getLabelsMap(), newSandbox));
       if (Context.current().isCancelled()) {
         supervisor.deleteContainer(tenant, record.id(), true);
         throw Status.CANCELLED.withDescription("the call ended before the container was created; it was removed")

@@ -277,7 +277,7 @@ public final class Supervisor implements AutoCloseable {
 
   /** A container to create; the image is a host path the daemon reads. */
   record ContainerRequest(String id, String sandboxId, Path image, RunOptions options, boolean stdin,
-      Map<String, String> labels) {}
+      Map<String, String> labels, SandboxRequest newSandbox) {}
 
   public ContainerRecord createContainer(Tenant tenant, ContainerRequest request) {
     if (store.getContainer(request.id()).isPresent()) {
@@ -286,7 +286,7 @@ public final class Supervisor implements AutoCloseable {
     }
     boolean ownsSandbox = request.sandboxId().isEmpty();
     SandboxRecord sandboxRecord = ownsSandbox
-        ? createSandbox(tenant, new SandboxRequest(request.id(), 0, 0, "", "", Map.of(), Map.of()))
+        ? createSandbox(tenant, request.newSandbox())
         : getSandbox(tenant, request.sandboxId());
     try {
       LiveSandbox sandbox = running(sandboxRecord);

@@ -23,8 +23,11 @@ import sun.misc.Signal;
 public final class DaemonRun {
   private DaemonRun() {}
 
+  /** Size and guest of the sandbox made for the container; 0 / "" = isolad's defaults. */
+  public record SandboxSize(int vcpus, int memoryMib, String kernel, String baseImage) {}
+
   public static int run(Path socket, Path image, List<String> args, List<String> env, String workdir,
-      boolean interactive, boolean tty, boolean remove) {
+      boolean interactive, boolean tty, boolean remove, SandboxSize size) {
     try (DaemonClient client = DaemonClient.connect(socket)) {
       Container container;
       try {
@@ -32,6 +35,9 @@ public final class DaemonRun {
             .setImage(image.toAbsolutePath().toString())
             .setProcess(ProcessSpec.newBuilder().addAllArgs(args).addAllEnv(env)
                 .setCwd(workdir == null ? "" : workdir).setTty(tty).setStdin(interactive))
+            .setNewSandbox(io.isola.proto.v1.CreateSandboxRequest.newBuilder().setVcpus(size.vcpus())
+                .setMemoryMib(size.memoryMib()).setKernel(nullToEmpty(size.kernel()))
+                .setBaseImage(nullToEmpty(size.baseImage())))
             .build());
       } catch (StatusRuntimeException e) {
         return createFailure(client, e);
@@ -60,6 +66,10 @@ public final class DaemonRun {
         }
       }
     }
+  }
+
+  private static String nullToEmpty(String s) {
+    return s == null ? "" : s;
   }
 
   /** Missing or non-executable commands get docker's exit codes, everything else 125. */
