@@ -2,7 +2,6 @@ package io.isola.it;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,8 +24,8 @@ final class IsolaProcess {
 
   private IsolaProcess(Process process) {
     this.process = process;
-    this.stdout = drain(process.getInputStream(), stdoutSoFar);
-    this.stderr = drain(process.getErrorStream(), new ByteArrayOutputStream());
+    this.stdout = StreamDrain.drain(process.getInputStream(), stdoutSoFar, "isola-drain");
+    this.stderr = StreamDrain.drain(process.getErrorStream(), new ByteArrayOutputStream(), "isola-drain");
   }
 
   /** What the process has printed on stdout so far. */
@@ -63,29 +62,6 @@ final class IsolaProcess {
           + new String(stderr.get(5, TimeUnit.SECONDS), StandardCharsets.UTF_8));
     }
     return new Result(process.exitValue(), stdout.get(30, TimeUnit.SECONDS), stderr.get(30, TimeUnit.SECONDS));
-  }
-
-  private static CompletableFuture<byte[]> drain(InputStream stream, ByteArrayOutputStream out) {
-    CompletableFuture<byte[]> done = new CompletableFuture<>();
-    Thread thread = new Thread(() -> {
-      byte[] buffer = new byte[64 * 1024];
-      try (stream) {
-        int n;
-        while ((n = stream.read(buffer)) >= 0) {
-          synchronized (out) {
-            out.write(buffer, 0, n);
-          }
-        }
-        synchronized (out) {
-          done.complete(out.toByteArray());
-        }
-      } catch (IOException e) {
-        done.completeExceptionally(e);
-      }
-    });
-    thread.setDaemon(true);
-    thread.start();
-    return done;
   }
 
   record Result(int exitCode, byte[] stdoutBytes, byte[] stderrBytes) {

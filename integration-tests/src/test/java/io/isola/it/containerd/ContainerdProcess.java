@@ -1,8 +1,8 @@
 package io.isola.it.containerd;
 
+import io.isola.it.StreamDrain;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -420,8 +420,8 @@ public final class ContainerdProcess implements AutoCloseable {
 
   private Result run(Duration timeout, byte[] stdin, String... argv) throws Exception {
     Process p = new ProcessBuilder(argv).start();
-    CompletableFuture<byte[]> out = drain(p.getInputStream(), new ByteArrayOutputStream());
-    CompletableFuture<byte[]> err = drain(p.getErrorStream(), new ByteArrayOutputStream());
+    CompletableFuture<byte[]> out = StreamDrain.drain(p.getInputStream(), new ByteArrayOutputStream(), "ctr-drain");
+    CompletableFuture<byte[]> err = StreamDrain.drain(p.getErrorStream(), new ByteArrayOutputStream(), "ctr-drain");
     try (OutputStream in = p.getOutputStream()) {
       if (stdin != null) {
         in.write(stdin);
@@ -450,29 +450,6 @@ public final class ContainerdProcess implements AutoCloseable {
     }
   }
 
-  private static CompletableFuture<byte[]> drain(InputStream stream, ByteArrayOutputStream sink) {
-    CompletableFuture<byte[]> done = new CompletableFuture<>();
-    Thread thread = new Thread(() -> {
-      byte[] buffer = new byte[64 * 1024];
-      try (stream) {
-        int n;
-        while ((n = stream.read(buffer)) >= 0) {
-          synchronized (sink) {
-            sink.write(buffer, 0, n);
-          }
-        }
-        synchronized (sink) {
-          done.complete(sink.toByteArray());
-        }
-      } catch (IOException e) {
-        done.completeExceptionally(e);
-      }
-    }, "ctr-drain");
-    thread.setDaemon(true);
-    thread.start();
-    return done;
-  }
-
   /** A ctr command's outcome. */
   public record Result(int exitCode, String stdout, String stderr) {
     @Override
@@ -491,8 +468,8 @@ public final class ContainerdProcess implements AutoCloseable {
 
     Running(Process process) {
       this.process = process;
-      this.outDone = drain(process.getInputStream(), out);
-      this.errDone = drain(process.getErrorStream(), err);
+      this.outDone = StreamDrain.drain(process.getInputStream(), out, "ctr-drain");
+      this.errDone = StreamDrain.drain(process.getErrorStream(), err, "ctr-drain");
     }
 
     public Process process() {

@@ -99,7 +99,7 @@ public final class Isolad implements Callable<Integer> {
 
   private static AcceleratorProbe.Verdict accelerator(DaemonConfig.Daemon d) throws CatalogException {
     Catalog catalog = Catalog.load(d.catalog());
-    AcceleratorProbe.Verdict verdict = new AcceleratorProbe(d.qemu(), d.stateRoot().resolve("accelerator"))
+    AcceleratorProbe.Verdict verdict = AcceleratorProbe.cachedUnder(d.qemu(), d.stateRoot())
         .decide(catalog.kernel(null).file(), catalog.baseImage(null).file());
     if (verdict.accelerator() == io.isola.vmm.qemu.Accelerator.TCG) {
       System.err.println("isolad: warning: " + verdict.reason() + "; VMs run under TCG software emulation (slow)");

@@ -11,7 +11,6 @@ import io.isola.vmm.api.QuotaCheck;
 import io.isola.vmm.api.Tenant;
 import io.isola.vmm.catalog.Catalog;
 import io.isola.vmm.catalog.CatalogException;
-import io.isola.vmm.catalog.DigestVerifier;
 import io.isola.vmm.hypervisor.Hypervisor;
 import io.isola.vmm.hypervisor.VmSpec;
 import io.isola.vmm.image.Image;
@@ -19,6 +18,7 @@ import io.isola.vmm.image.PreparedRootfs;
 import io.isola.vmm.image.RunOptions;
 import io.isola.vmm.image.RuntimeSpecBuilder;
 import io.isola.vmm.sandbox.GuestBoot;
+import io.isola.vmm.sandbox.GuestFiles;
 import io.isola.vmm.sandbox.Sandbox;
 import io.isola.vmm.sandbox.SandboxDirectories;
 import io.isola.vmm.sandbox.SandboxException;
@@ -90,12 +90,9 @@ public final class Supervisor implements AutoCloseable {
     if (memory < 64 || memory > settings.maxMemoryMib()) {
       throw Failures.invalid("memory_mib must be between 64 and " + settings.maxMemoryMib() + ", got " + memory);
     }
-    Catalog catalog = catalog();
-    Catalog.Kernel kernel;
-    Catalog.BaseImage base;
+    GuestFiles guest;
     try {
-      kernel = catalog.kernel(request.kernel());
-      base = catalog.baseImage(request.baseImage());
+      guest = GuestFiles.choose(catalog(), request.kernel(), request.baseImage());
     } catch (CatalogException e) {
       throw Failures.invalid(e.getMessage());
     }
@@ -121,16 +118,14 @@ public final class Supervisor implements AutoCloseable {
         throw Failures.internal("cannot create the sandbox's directories: " + e.getMessage(), e);
       }
       record = new SandboxRecord(request.id(), tenant.name(), SandboxRecord.State.CREATING, vcpus, memory,
-          kernel.name(), base.name(), request.labels(), request.annotations(), Instant.now(), 0, 0,
+          guest.kernel().name(), guest.baseImage().name(), request.labels(), request.annotations(), Instant.now(), 0, 0,
           HostProcess.bootId(), dirs.run().toString(), dirs.state().toString(), "", "", "");
       store.putSandbox(record);
     }
     SandboxDirectories dirs = dirsOf(record);
     try {
-      DigestVerifier verifier = new DigestVerifier(settings.stateRoot().resolve("verified-digests"));
-      verifier.verify(kernel.file(), kernel.sha256());
-      verifier.verify(base.file(), base.sha256());
-      VmSpec spec = vmSpec(record, kernel, base);
+      guest.verify(settings.stateRoot());
+      VmSpec spec = vmSpec(record, guest);
       Sandbox sandbox = Sandbox.boot(hypervisor, spec, GuestBoot.BOOT_DEADLINE);
       long pid = sandbox.vm().pid();
       record = new SandboxRecord(record.id(), record.tenant(), SandboxRecord.State.RUNNING, vcpus, memory,
@@ -157,10 +152,10 @@ public final class Supervisor implements AutoCloseable {
     removeDirs(dirs);
   }
 
-  private VmSpec vmSpec(SandboxRecord record, Catalog.Kernel kernel, Catalog.BaseImage base) {
+  private static VmSpec vmSpec(SandboxRecord record, GuestFiles guest) {
     SandboxDirectories dirs = dirsOf(record);
-    return new VmSpec(record.id(), kernel.file(), base.file(), GuestBoot.KERNEL_ARGS, record.vcpus(),
-        (int) record.memoryMib(), List.of(new VmSpec.Share(SHARE_TAG, dirs.share(), false)), dirs.run());
+    return guest.vmSpec(record.id(), record.vcpus(), (int) record.memoryMib(),
+        List.of(new VmSpec.Share(SHARE_TAG, dirs.share(), false)), dirs.run());
   }
 
   static SandboxDirectories dirsOf(SandboxRecord record) {
@@ -592,6 +587,7 @@ public final class Supervisor implements AutoCloseable {
    */
   public void recover() {
     String bootId = HostProcess.bootId();
+    Catalog catalog = null;
     for (SandboxRecord record : store.listSandboxes()) {
       if (record.state() != SandboxRecord.State.RUNNING && record.state() != SandboxRecord.State.CREATING) {
         continue;
@@ -605,8 +601,8 @@ public final class Supervisor implements AutoCloseable {
         continue;
       }
       try {
-        Catalog catalog = catalog();
-        VmSpec spec = vmSpec(record, catalog.kernel(record.kernel()), catalog.baseImage(record.baseImage()));
+        catalog = catalog == null ? catalog() : catalog;
+        VmSpec spec = vmSpec(record, GuestFiles.choose(catalog, record.kernel(), record.baseImage()));
         Sandbox sandbox = Sandbox.adopt(hypervisor, spec, record.qemuPid(), Duration.ofSeconds(20));
         LiveSandbox liveSandbox = new LiveSandbox(record.id(), record.tenant(), sandbox, dirs);
         live.put(record.id(), liveSandbox);

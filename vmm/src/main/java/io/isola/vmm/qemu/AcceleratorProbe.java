@@ -22,6 +22,11 @@ public final class AcceleratorProbe {
   private final Path qemuBinary;
   private final Path cacheFile;
 
+  /** A probe whose verdict is cached in the runtime's state root. */
+  public static AcceleratorProbe cachedUnder(Path qemuBinary, Path stateRoot) {
+    return new AcceleratorProbe(qemuBinary, stateRoot.resolve("accelerator"));
+  }
+
   public AcceleratorProbe(Path qemuBinary, Path cacheFile) {
     this.qemuBinary = qemuBinary;
     this.cacheFile = cacheFile;
@@ -63,10 +68,8 @@ public final class AcceleratorProbe {
     if (!kvm.canRead() || !kvm.canWrite()) {
       return new Verdict(Accelerator.TCG, "/dev/kvm is not accessible to this user");
     }
-    List<String> argv = List.of(qemuBinary.toString(), "-nodefaults", "-no-user-config", "-nographic",
-        "-no-reboot", "-machine", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=off,rtc=on,acpi=on",
-        "-accel", "kvm", "-cpu", "host", "-m", "128M", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-        "-append", "console=none quiet panic=-1 isola.poweroff_at_init");
+    List<String> argv = new QemuCommandLine(qemuBinary, Accelerator.KVM)
+        .boot(kernel, initrd, "console=none quiet panic=-1 isola.poweroff_at_init", 1, 128);
     Process process = null;
     try {
       process = new ProcessBuilder(argv).redirectErrorStream(true)

@@ -47,21 +47,8 @@ public final class QemuCommandLine {
   }
 
   public List<String> build(VmSpec spec) {
-    List<String> argv = new ArrayList<>();
-    argv.add(qemuBinary.toString());
+    List<String> argv = boot(spec.kernel(), spec.initrd(), kernelArgs(spec), spec.vcpus(), spec.memoryMib());
     add(argv, "-name", "isola-" + spec.name() + ",debug-threads=on");
-    argv.add("-nodefaults");
-    argv.add("-no-user-config");
-    argv.add("-nographic");
-    argv.add("-no-reboot"); // a guest reboot ends the VM: the agent powers off, never reboots
-    add(argv, "-machine", microvm() ? "microvm,rtc=on" : "q35,sata=off,smbus=off,i8042=off,vmport=off");
-    add(argv, "-accel", accelerator == Accelerator.KVM ? "kvm" : "tcg,thread=multi");
-    add(argv, "-cpu", accelerator == Accelerator.KVM ? "host" : "max");
-    add(argv, "-smp", Integer.toString(spec.vcpus()));
-    add(argv, "-m", spec.memoryMib() + "M");
-    add(argv, "-kernel", spec.kernel().toString());
-    add(argv, "-initrd", spec.initrd().toString());
-    add(argv, "-append", kernelArgs(spec));
     add(argv, "-serial", "file:" + escape(spec.consoleLog()));
     add(argv, "-qmp", "unix:" + escape(spec.controlSocket()) + ",server=on,wait=off");
     add(argv, "-chardev", "socket,id=agent,path=" + escape(spec.agentSocket()) + ",server=on,wait=off");
@@ -80,6 +67,28 @@ public final class QemuCommandLine {
     // QEMU's own seccomp filter: no obsolete syscalls, no setuid, no fork/exec, no resource games.
     add(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
     add(argv, "-pidfile", spec.runDirectory().resolve("qemu.pid").toString());
+    return argv;
+  }
+
+  /**
+   * The machine and the guest to boot, with no devices: what every VM of this command line
+   * starts from, and all the KVM probe needs (so the probe boots the machine sandboxes use).
+   */
+  public List<String> boot(Path kernel, Path initrd, String kernelArgs, int vcpus, int memoryMib) {
+    List<String> argv = new ArrayList<>();
+    argv.add(qemuBinary.toString());
+    argv.add("-nodefaults");
+    argv.add("-no-user-config");
+    argv.add("-nographic");
+    argv.add("-no-reboot"); // a guest reboot ends the VM: the agent powers off, never reboots
+    add(argv, "-machine", microvm() ? "microvm,rtc=on" : "q35,sata=off,smbus=off,i8042=off,vmport=off");
+    add(argv, "-accel", accelerator == Accelerator.KVM ? "kvm" : "tcg,thread=multi");
+    add(argv, "-cpu", accelerator == Accelerator.KVM ? "host" : "max");
+    add(argv, "-smp", Integer.toString(vcpus));
+    add(argv, "-m", memoryMib + "M");
+    add(argv, "-kernel", kernel.toString());
+    add(argv, "-initrd", initrd.toString());
+    add(argv, "-append", kernelArgs);
     return argv;
   }
 

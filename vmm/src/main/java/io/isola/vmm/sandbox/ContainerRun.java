@@ -6,7 +6,6 @@ import io.isola.ttrpc.StatusCode;
 import io.isola.ttrpc.TtrpcException;
 import io.isola.vmm.catalog.Catalog;
 import io.isola.vmm.catalog.CatalogException;
-import io.isola.vmm.catalog.DigestVerifier;
 import io.isola.vmm.hypervisor.VmSpec;
 import io.isola.vmm.image.Image;
 import io.isola.vmm.image.PreparedRootfs;
@@ -66,14 +65,10 @@ public final class ContainerRun {
     boolean keepFilesystem = false;
     signals.install();
     try {
-      Catalog catalog = Catalog.load(request.catalog());
-      Catalog.Kernel kernel = catalog.kernel(request.kernel());
-      Catalog.BaseImage base = catalog.baseImage(request.baseImage());
-      DigestVerifier verifier = new DigestVerifier(request.stateRoot().resolve("verified-digests"));
-      verifier.verify(kernel.file(), kernel.sha256());
-      verifier.verify(base.file(), base.sha256());
+      GuestFiles guest = GuestFiles.choose(Catalog.load(request.catalog()), request.kernel(), request.baseImage());
+      guest.verify(request.stateRoot());
       trace.mark("verify guest files");
-      Accelerator accelerator = chooseAccelerator(kernel, base);
+      Accelerator accelerator = chooseAccelerator(guest);
       trace.mark("choose accelerator");
 
       dirs = SandboxDirectories.create(request.runRoot(), request.stateRoot(), id);
@@ -85,8 +80,8 @@ public final class ContainerRun {
         ociConfig = RuntimeSpecBuilder.runtimeSpec(image.config(), request.options(), rootfs.path());
       }
       trace.mark("prepare rootfs");
-      VmSpec spec = new VmSpec(id, kernel.file(), base.file(), GuestBoot.KERNEL_ARGS, request.vcpus(),
-          request.memoryMib(), List.of(new VmSpec.Share(ROOTFS_TAG, rootfs.path(), false)), dirs.run());
+      VmSpec spec = guest.vmSpec(id, request.vcpus(), request.memoryMib(),
+          List.of(new VmSpec.Share(ROOTFS_TAG, rootfs.path(), false)), dirs.run());
       try (Sandbox sandbox = Sandbox.boot(new QemuBackend(request.qemu(), accelerator), spec, GuestBoot.BOOT_DEADLINE)) {
         trace.mark("boot sandbox");
         signals.attach(sandbox);
@@ -114,9 +109,9 @@ public final class ContainerRun {
     }
   }
 
-  private Accelerator chooseAccelerator(Catalog.Kernel kernel, Catalog.BaseImage base) {
-    AcceleratorProbe.Verdict verdict = new AcceleratorProbe(request.qemu(), request.stateRoot().resolve("accelerator"))
-        .decide(kernel.file(), base.file());
+  private Accelerator chooseAccelerator(GuestFiles guest) {
+    AcceleratorProbe.Verdict verdict = AcceleratorProbe.cachedUnder(request.qemu(), request.stateRoot())
+        .decide(guest.kernel().file(), guest.baseImage().file());
     if (verdict.accelerator() == Accelerator.TCG) {
       stderr.println("isola: warning: " + verdict.reason() + "; running the VM under TCG software emulation (slow)");
     }
