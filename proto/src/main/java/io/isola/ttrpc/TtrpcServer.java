@@ -136,8 +136,11 @@ public final class TtrpcServer implements Closeable {
     StatusCode code = StatusCode.OK;
     String message = "";
     ByteString payload = ByteString.EMPTY;
+    String name = "?";
     try {
       Request request = Request.parseFrom(frame.payload());
+      name = request.getMethod();
+      LOG.fine(() -> "ttrpc stream " + frame.unsignedStreamId() + ": " + request.getMethod());
       Method method = methods.get(request.getService() + "/" + request.getMethod());
       if (method == null) {
         throw new TtrpcException(StatusCode.UNIMPLEMENTED,
@@ -160,6 +163,9 @@ public final class TtrpcServer implements Closeable {
       message = "response of " + payload.size() + " bytes does not fit in a ttrpc frame";
       payload = ByteString.EMPTY;
     }
+    String called = name;
+    StatusCode answered = code;
+    LOG.fine(() -> "ttrpc stream " + frame.unsignedStreamId() + ": " + called + " answered " + answered);
     try {
       reply(writer, frame.streamId(), code, message, payload);
     } catch (IOException e) {

@@ -101,6 +101,11 @@ final class TaskService {
 
   enum State { CREATED, RUNNING, STOPPED }
 
+  /** Budget of a call to isolad, including waiting for isolad to come back from a restart. */
+  private static final long CALL_BUDGET_SECONDS = 60;
+  /** Budget of a call that may boot or stop a VM (isolad's own budget for those is 5 min). */
+  private static final long BOOT_BUDGET_SECONDS = 300;
+
   /** A containerd task: one isolad container. */
   final class Task {
     final String id;
@@ -166,6 +171,19 @@ final class TaskService {
     ProcessRef ref() {
       return ProcessRef.newBuilder().setContainerId(task.isolaId)
           .setExecId(execId.isEmpty() ? "" : Ids.isolaId(execId)).build();
+    }
+
+    /** A process removed before it started: waiters see it killed (137), nothing is published. */
+    void discardIfNeverStarted() {
+      synchronized (this) {
+        if (state != State.CREATED) {
+          return;
+        }
+        exitStatus = 137;
+        exitedAt = Instant.now();
+        state = State.STOPPED;
+      }
+      exit.complete(null);
     }
 
     /** Records the exit once and tells containerd. */
@@ -288,12 +306,23 @@ final class TaskService {
     }
   }
 
-  private ContainersGrpc.ContainersBlockingStub containers(String socket) {
-    return ContainersGrpc.newBlockingStub(channel(socket));
+  /**
+   * A stub for one call. Calls wait for isolad to be reachable rather than failing at once: isolad
+   * may be restarting, and containerd treats a failed Start or Exec as final. The deadline bounds
+   * that wait (and the call itself) so no containerd request hangs on an absent isolad.
+   */
+  private ContainersGrpc.ContainersBlockingStub containers(String socket, long budgetSeconds) {
+    return ContainersGrpc.newBlockingStub(channel(socket)).withWaitForReady()
+        .withDeadlineAfter(budgetSeconds, TimeUnit.SECONDS);
   }
 
-  private SandboxesGrpc.SandboxesBlockingStub sandboxes(String socket) {
-    return SandboxesGrpc.newBlockingStub(channel(socket));
+  private ContainersGrpc.ContainersBlockingStub containers(String socket) {
+    return containers(socket, CALL_BUDGET_SECONDS);
+  }
+
+  private SandboxesGrpc.SandboxesBlockingStub sandboxes(String socket, long budgetSeconds) {
+    return SandboxesGrpc.newBlockingStub(channel(socket)).withWaitForReady()
+        .withDeadlineAfter(budgetSeconds, TimeUnit.SECONDS);
   }
 
   // ------------------------------------------------------------------ lookups
@@ -372,7 +401,7 @@ final class TaskService {
       if (sandboxId.isEmpty()) {
         create.setNewSandbox(sandboxSpec); // a sandbox of its own, sized by the runtime options
       }
-      containers(socket).createContainer(create.build());
+      containers(socket, BOOT_BUDGET_SECONDS).createContainer(create.build());
     } catch (IOException | StatusRuntimeException e) {
       if (io != null) {
         io.close();
@@ -405,7 +434,7 @@ final class TaskService {
   private synchronized boolean ensureSandbox(String socket, String sandboxId, String group,
       CreateSandboxRequest spec) throws TtrpcException {
     try {
-      sandboxes(socket).getSandbox(SandboxRef.newBuilder().setId(sandboxId).build());
+      sandboxes(socket, CALL_BUDGET_SECONDS).getSandbox(SandboxRef.newBuilder().setId(sandboxId).build());
       return explicitSandboxes.containsKey(sandboxId);
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
@@ -413,7 +442,7 @@ final class TaskService {
       }
     }
     try {
-      sandboxes(socket).createSandbox(spec.toBuilder().setId(sandboxId)
+      sandboxes(socket, BOOT_BUDGET_SECONDS).createSandbox(spec.toBuilder().setId(sandboxId)
           .putLabels("io.containerd/namespace", namespace).putLabels("io.containerd/group", group).build());
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() != Status.Code.ALREADY_EXISTS) {
@@ -434,13 +463,19 @@ final class TaskService {
       }
       Task t = p.task;
       if (p.isInit()) {
-        containers(t.socket).startContainer(ContainerRef.newBuilder().setId(t.isolaId).build());
+        containers(t.socket, BOOT_BUDGET_SECONDS).startContainer(ContainerRef.newBuilder().setId(t.isolaId).build());
       } else {
         if (t.init.state != State.RUNNING) {
           throw new TtrpcException(StatusCode.FAILED_PRECONDITION, "task " + t.id + " is not running");
         }
-        containers(t.socket).exec(ExecRequest.newBuilder().setContainerId(t.isolaId)
-            .setExecId(Ids.isolaId(p.execId)).setProcess(p.spec).build());
+        try {
+          containers(t.socket).exec(ExecRequest.newBuilder().setContainerId(t.isolaId)
+              .setExecId(Ids.isolaId(p.execId)).setProcess(p.spec).build());
+        } catch (StatusRuntimeException e) {
+          // containerd's client waits for the exec's FIFOs to close after a failed Start
+          p.io.close();
+          throw e;
+        }
       }
       p.state = State.RUNNING;
       // Published before the exit watcher exists: TaskStart always precedes TaskExit.
@@ -590,7 +625,7 @@ final class TaskService {
       return io.isola.proto.v1.WaitResponse.newBuilder().setExitStatus(137).build();
     }
     try {
-      Container c = containers(p.task.socket).withDeadlineAfter(5, TimeUnit.SECONDS)
+      Container c = containers(p.task.socket, 5)
           .getContainer(ContainerRef.newBuilder().setId(p.task.isolaId).build());
       if (c.getState() == ContainerState.CONTAINER_EXITED) {
         return io.isola.proto.v1.WaitResponse.newBuilder()
@@ -677,30 +712,25 @@ final class TaskService {
     if (!p.isInit()) {
       t.execs.remove(r.getExecId());
       p.io.close();
+      p.discardIfNeverStarted();
       Instant at = p.exitedAt == null ? Instant.now() : p.exitedAt;
       events.publish("/tasks/delete", TaskDelete.newBuilder().setContainerId(t.id).setPid(pid)
           .setExitStatus(p.exitStatus).setExitedAt(Timestamps.of(at)).setId(r.getExecId()).build());
       return DeleteResponse.newBuilder().setPid(pid).setExitStatus(p.exitStatus).setExitedAt(Timestamps.of(at)).build();
     }
     try {
-      containers(t.socket).withDeadlineAfter(30, TimeUnit.SECONDS).deleteContainer(
+      containers(t.socket, BOOT_BUDGET_SECONDS).deleteContainer(
           DeleteContainerRequest.newBuilder().setId(t.isolaId).setForce(true).build());
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
         throw fromGrpc(e);
       }
     }
-    if (p.state == State.CREATED) {
-      synchronized (p) {
-        p.exitStatus = 137;
-        p.exitedAt = Instant.now();
-        p.state = State.STOPPED;
-      }
-      p.exit.complete(null);
-    }
+    p.discardIfNeverStarted();
     p.io.close();
     for (Proc e : t.execs.values()) {
       e.io.close();
+      e.discardIfNeverStarted();
       e.exit.complete(null);
     }
     if (t.rootfsMounted) {
@@ -721,7 +751,7 @@ final class TaskService {
       return;
     }
     try {
-      sandboxes(socket).withDeadlineAfter(30, TimeUnit.SECONDS)
+      sandboxes(socket, BOOT_BUDGET_SECONDS)
           .deleteSandbox(SandboxRef.newBuilder().setId(sandboxId).build());
     } catch (StatusRuntimeException e) {
       LOG.fine("cannot delete sandbox " + sandboxId + ": " + e.getMessage());
@@ -829,7 +859,7 @@ final class TaskService {
 
   private StatsResponse stats(StatsRequest r) throws TtrpcException {
     Task t = task(r.getId());
-    ContainerStats s = containers(t.socket).withDeadlineAfter(10, TimeUnit.SECONDS)
+    ContainerStats s = containers(t.socket, 10)
         .stats(ContainerRef.newBuilder().setId(t.isolaId).build());
     Metrics m = Metrics.newBuilder()
         .setPids(PidsStat.newBuilder().setCurrent(s.getPids()))

@@ -430,6 +430,9 @@ public final class ContainerdProcess implements AutoCloseable {
       // the command exited without reading its input
     }
     if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      // ctr is a Go program: SIGQUIT makes it print every goroutine's stack, which shows where it hangs
+      new ProcessBuilder("kill", "-QUIT", Long.toString(p.pid())).start().waitFor(5, TimeUnit.SECONDS);
+      p.waitFor(3, TimeUnit.SECONDS);
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
       p.waitFor(10, TimeUnit.SECONDS);

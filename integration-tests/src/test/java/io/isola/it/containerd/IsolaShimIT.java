@@ -182,6 +182,20 @@ class IsolaShimIT {
   }
 
   @Test
+  void taskSurvivesAnIsoladRestart() throws Exception {
+    ctrOk("run", "-d", "--runtime", RUNTIME, IMAGE, "s9", "sh", "-c", "echo before; sleep 600");
+    isolad.restartAfterKill();
+    // straight after the restart: the shim reconnects on its own, no task is lost
+    Result exec = ctd.ctr(Duration.ofSeconds(90), "task", "exec", "--exec-id", "r1", "s9", "echo", "after");
+    assertEquals(0, exec.exitCode(), () -> why(exec));
+    assertEquals("after\n", exec.stdout(), () -> why(exec));
+    assertEquals("RUNNING", taskStatus(ctrOk("task", "ls"), "s9"));
+    Result second = ctd.ctr(Duration.ofSeconds(90), "task", "exec", "--exec-id", "r2", "s9", "sh", "-c", "exit 5");
+    assertEquals(5, second.exitCode(), () -> why(second));
+    removeTask("s9");
+  }
+
+  @Test
   void killedShimLeavesNothingBehind() throws Exception {
     int vmsBefore = isolad.qemuCount();
     ctrOk("run", "-d", "--runtime", RUNTIME, IMAGE, "s7", "sleep", "600");
