@@ -3,7 +3,7 @@
 MVN ?= mvn -B -q
 DEMO_DIR := build/images
 
-.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start bench-api
+.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start bench-api bench-shim
 all: build
 
 setup:
@@ -30,7 +30,7 @@ test: build
 	@$(MVN) verify -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci
 
 unit-test: setup
-	@$(MVN) verify -pl proto,vmm -am
+	@$(MVN) verify -pl proto,vmm,shim -am
 
 clean:
 	@$(MVN) clean
@@ -47,3 +47,8 @@ bench-start: build
 bench-api: build
 	@java -cp "vmm/target/isola-vmm.jar:vmm/target/lib/*" io.isola.vmm.bench.ApiBenchmark \
 	  . $(DEMO_DIR)/demo-oci $(RUNS)
+
+# containerd: `ctr run --rm IMG true` with isola beside runc (median of RUNS), shim RSS per pod.
+bench-shim: build
+	@$(MVN) test -pl integration-tests -Dtest=ShimStartBenchmark -Disola.bench=true -Disola.bench.runs=$(RUNS) \
+	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false

@@ -17,6 +17,15 @@ final class Ids {
 
   private Ids() {}
 
+  /**
+   * The isolad id of a containerd object: containerd ids are unique only within their namespace,
+   * isolad's are global. "--" cannot occur inside a containerd namespace or id (a separator is
+   * always followed by a letter or digit), so the joined form is unambiguous.
+   */
+  static String isolaId(String namespace, String id) {
+    return isolaId(namespace + "--" + id);
+  }
+
   static String isolaId(String id) {
     if (id.matches("[a-z0-9][a-z0-9_.-]{0,63}")) {
       return id;

@@ -109,7 +109,7 @@ public final class ShimMain {
       if (options.length > 0) {
         configPath = ShimConfig.configPath(Any.parseFrom(options));
       }
-      String isoladSocket = ShimConfig.isoladSocket(configPath);
+      String isoladSocket = ShimConfig.load(configPath).isoladSocket();
       String group = id;
       try {
         JsonNode config = OciProcess.readConfig(bundle);
@@ -204,12 +204,13 @@ public final class ShimMain {
     PrintStream out = System.out;
     System.setOut(new PrintStream(PrintStream.nullOutputStream()));
     String id = flags.get("id", "");
+    String namespace = flags.get("namespace", "default");
     Path bundle = Path.of(flags.get("bundle", System.getProperty("user.dir"))).toAbsolutePath();
     BundleState state = BundleState.read(bundle);
     int pid = state == null ? 0 : state.pid();
     int exitStatus = state != null && state.exited() ? state.exitStatus() : 137;
-    String socket = state != null && !state.isoladSocket().isEmpty() ? state.isoladSocket() : isoladSocketQuietly();
-    String isolaId = state != null && !state.isolaId().isEmpty() ? state.isolaId() : Ids.isolaId(id);
+    String socket = state != null && !state.isoladSocket().isEmpty() ? state.isoladSocket() : ShimConfig.environmentSocket();
+    String isolaId = state != null && !state.isolaId().isEmpty() ? state.isolaId() : Ids.isolaId(namespace, id);
     if (!id.isEmpty() && Files.exists(Path.of(socket))) {
       ManagedChannel channel = ApiClients.unix(Path.of(socket));
       try {
@@ -270,11 +271,4 @@ public final class ShimMain {
     }
   }
 
-  private static String isoladSocketQuietly() {
-    try {
-      return ShimConfig.isoladSocket("");
-    } catch (IOException e) {
-      return ShimConfig.DEFAULT_SOCKET;
-    }
-  }
 }

@@ -360,21 +360,29 @@ final class TaskService {
     JsonNode config;
     String socket;
     CreateSandboxRequest sandboxSpec;
+    java.util.List<String> enabledAnnotations;
     try {
       config = OciProcess.readConfig(bundle);
       String configPath = ShimConfig.configPath(r.hasOptions() ? r.getOptions() : null);
-      socket = configPath.isEmpty() ? defaultSocket : ShimConfig.isoladSocket(configPath);
-      sandboxSpec = ShimConfig.sandbox(configPath);
+      ShimConfig shimConfig = ShimConfig.load(configPath);
+      socket = configPath.isEmpty() ? defaultSocket : shimConfig.isoladSocket();
+      sandboxSpec = shimConfig.sandbox();
+      enabledAnnotations = shimConfig.enabledAnnotations();
     } catch (IOException e) {
       throw new TtrpcException(StatusCode.INVALID_ARGUMENT, "cannot read the bundle's config: " + e.getMessage());
     }
     Map<String, String> annotations = OciProcess.annotations(config);
+    try {
+      sandboxSpec = SandboxAnnotations.apply(sandboxSpec, annotations, enabledAnnotations);
+    } catch (SandboxAnnotations.RefusedException e) {
+      throw new TtrpcException(StatusCode.INVALID_ARGUMENT, e.getMessage());
+    }
     String group = annotations.getOrDefault(SANDBOX_ID_ANNOTATION, annotations.get(GROUP_ANNOTATION));
-    String isolaId = Ids.isolaId(r.getId());
+    String isolaId = Ids.isolaId(namespace, r.getId());
     String sandboxId = "";
     boolean explicit = false;
     if (group != null && !group.isEmpty() && !group.equals(r.getId())) {
-      sandboxId = Ids.isolaId(group);
+      sandboxId = Ids.isolaId(namespace, group);
       explicit = ensureSandbox(socket, sandboxId, group, sandboxSpec);
     }
     String rootPath = config.path("root").path("path").asText("rootfs");

@@ -162,6 +162,16 @@ public final class ContainerdProcess implements AutoCloseable {
     return run(timeout, null, ctrArgv(args).toArray(String[]::new));
   }
 
+  /**
+   * {@code ctr} in another containerd namespace. The harness cleans up only {@link #NAMESPACE}: a
+   * test that uses another one removes what it made there itself.
+   */
+  public Result ctrIn(String namespace, Duration timeout, String... args) throws Exception {
+    List<String> argv = new ArrayList<>(List.of(CTR, "--address", socket.toString(), "-n", namespace));
+    argv.addAll(List.of(args));
+    return run(timeout, null, argv.toArray(String[]::new));
+  }
+
   /** As {@link #ctr(Duration, String...)} with {@code stdin} fed to ctr (then closed). */
   public Result ctrWithInput(Duration timeout, byte[] stdin, String... args) throws Exception {
     return run(timeout, stdin, ctrArgv(args).toArray(String[]::new));
@@ -211,7 +221,16 @@ public final class ContainerdProcess implements AutoCloseable {
    * is written to script, which passes it to the terminal; output contains the terminal's CRLFs.
    */
   public Result ctrInTerminal(Duration timeout, byte[] stdin, String... args) throws Exception {
+    return ctrInTerminal(timeout, stdin, 0, 0, args);
+  }
+
+  /** As above, on a terminal of {@code rows} x {@code columns} (0: script's default). */
+  public Result ctrInTerminal(Duration timeout, byte[] stdin, int rows, int columns, String... args)
+      throws Exception {
     String command = ctrArgv(args).stream().map(ContainerdProcess::shellQuote).collect(Collectors.joining(" "));
+    if (rows > 0 && columns > 0) {
+      command = "stty rows " + rows + " cols " + columns + "; " + command;
+    }
     return run(timeout, stdin, "script", "-qec", command, "/dev/null");
   }
 

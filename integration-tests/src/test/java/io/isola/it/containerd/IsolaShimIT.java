@@ -162,23 +162,69 @@ class IsolaShimIT {
   }
 
   @Test
-  void runtimeOptionsSizeTheSandbox() throws Exception {
+  void runtimeOptionsSizeTheSandboxAndChooseWhichAnnotationsCount() throws Exception {
     Path options = dir.resolve("shim.toml");
-    java.nio.file.Files.writeString(options, "memory_mib = 192\nvcpus = 2\n");
-    Result r = ctrOk("run", "--rm", "--runtime", RUNTIME, "--runtime-config-path", options.toString(), IMAGE, "s8",
+    java.nio.file.Files.writeString(options, "memory_mib = 192\nvcpus = 1\n"
+        + "enable_annotations = [\"io.isola.sandbox.vcpus\"]\n");
+    Result r = ctrOk("run", "--rm", "--runtime", RUNTIME, "--runtime-config-path", options.toString(),
+        "--annotation", "io.isola.sandbox.vcpus=2", IMAGE, "s8",
         "sh", "-c", "grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo");
     List<String> lines = r.stdout().lines().toList();
-    assertEquals("2", lines.get(0).strip(), () -> why(r));
+    assertEquals("2", lines.get(0).strip(), () -> "the enabled annotation sets 2 vCPUs: " + why(r));
     long memKib = Long.parseLong(lines.get(1).replaceAll("[^0-9]", ""));
-    assertTrue(memKib > 100_000 && memKib < 192 * 1024, () -> "about 192 MiB: " + why(r));
+    assertTrue(memKib > 100_000 && memKib < 192 * 1024, () -> "about 192 MiB from the options: " + why(r));
+
+    int vmsBefore = isolad.qemuCount();
+    Result refused = ctd.ctr(Duration.ofSeconds(120), "run", "--rm", "--runtime", RUNTIME,
+        "--runtime-config-path", options.toString(), "--annotation", "io.isola.sandbox.memory_mib=4096",
+        IMAGE, "s8b", "true");
+    assertNotEquals(0, refused.exitCode(), () -> why(refused));
+    assertTrue(refused.stderr().contains("io.isola.sandbox.memory_mib is not enabled"), () -> why(refused));
+    assertEquals(vmsBefore, isolad.qemuCount(), "a refused task boots no VM");
+    Result c = ctd.ctr("containers", "ls", "-q");
+    assertTrue(c.stdout().lines().noneMatch("s8b"::equals), () -> "--rm left a container: " + why(c));
+  }
+
+  @Test
+  void theSameIdInTwoNamespacesGetsTwoContainers() throws Exception {
+    String other = "isola-it-other";
+    Result imported = ctd.ctrIn(other, Duration.ofSeconds(120), "images", "import",
+        ContainerdProcess.DEMO_IMAGE_TAR.toString());
+    assertEquals(0, imported.exitCode(), () -> why(imported));
+    try {
+      ctrOk("run", "-d", "--runtime", RUNTIME, IMAGE, "twin", "sleep", "600");
+      Result second = ctd.ctrIn(other, Duration.ofSeconds(180), "run", "-d", "--runtime", RUNTIME, IMAGE, "twin",
+          "sleep", "600");
+      assertEquals(0, second.exitCode(), () -> "no collision in isolad: " + why(second));
+      String bootHere = ctrOk("task", "exec", "--exec-id", "n1", "twin", "cat", "/proc/sys/kernel/random/boot_id")
+          .stdout();
+      Result there = ctd.ctrIn(other, Duration.ofSeconds(60), "task", "exec", "--exec-id", "n1", "twin",
+          "cat", "/proc/sys/kernel/random/boot_id");
+      assertEquals(0, there.exitCode(), () -> why(there));
+      assertNotEquals(bootHere, there.stdout(), "two namespaces' containers are two sandboxes");
+    } finally {
+      ctd.ctrIn(other, Duration.ofSeconds(60), "task", "kill", "-s", "SIGKILL", "twin");
+      for (int i = 0; i < 30; i++) {
+        if (ctd.ctrIn(other, Duration.ofSeconds(60), "task", "rm", "twin").exitCode() == 0
+            || !ctd.ctrIn(other, Duration.ofSeconds(60), "task", "ls").stdout().contains("twin")) {
+          break;
+        }
+        Thread.sleep(1000);
+      }
+      ctd.ctrIn(other, Duration.ofSeconds(60), "containers", "rm", "twin");
+      ctd.ctrIn(other, Duration.ofSeconds(60), "images", "rm", IMAGE);
+    }
+    removeTask("twin");
   }
 
   @Test
   void terminalModeGivesAPty() throws Exception {
-    Result r = ctd.ctrInTerminal(Duration.ofSeconds(180), new byte[0], "run", "-t", "--rm", "--runtime", RUNTIME,
-        IMAGE, "s5", "sh", "-c", "tty; exit 4");
+    // ctr sends its terminal's size (ResizePty) once the task started; the guest's tty takes it
+    Result r = ctd.ctrInTerminal(Duration.ofSeconds(180), new byte[0], 33, 77, "run", "-t", "--rm",
+        "--runtime", RUNTIME, IMAGE, "s5", "sh", "-c", "tty; sleep 2; stty size; exit 4");
     assertEquals(4, r.exitCode(), () -> why(r));
     assertTrue(r.stdout().contains("/dev/pts/"), () -> why(r));
+    assertTrue(r.stdout().contains("33 77"), () -> "the guest terminal has ctr's size: " + why(r));
   }
 
   @Test
