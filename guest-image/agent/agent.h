@@ -81,6 +81,9 @@ void proc_kill_all(void);
 void proc_drop_parked(void); /* host disconnected */
 extern bool g_shutdown_requested;
 
+/* net.c: the guest's network (ConfigureNetwork) */
+void rpc_configure_network(uint32_t sid, const uint8_t *data, size_t len);
+
 /* init.c: PID-1 duties */
 void pid1_stage1(int argc, char **argv); /* never returns (re-execs) */
 void pid1_stage2(void);

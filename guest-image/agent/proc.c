@@ -660,7 +660,7 @@ static void json_args0(const uint8_t *js, size_t len, char *out, size_t cap)
 
 /* ---------- shared 9p rootfs ---------- */
 
-static int mount_9p(const char *tag, const char *target)
+static int mount_9p(const char *tag, const char *target, unsigned long flags)
 {
 	/* cache=mmap: coherent with the host's view (the share is live),
 	 * while still allowing mmap of binaries; big msize cuts round trips. */
@@ -670,7 +670,7 @@ static int mount_9p(const char *tag, const char *target)
 		"trans=virtio,version=9p2000.L,cache=mmap",
 	};
 	for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
-		if (mount(tag, target, "9p", 0, opts[i]) == 0)
+		if (mount(tag, target, "9p", flags, opts[i]) == 0)
 			return 0;
 		if (errno != EINVAL)
 			break;
@@ -687,7 +687,7 @@ static struct share *share_find(const char *tag)
 }
 
 /* The share for tag, mounted (refs not taken yet); NULL with errno set. */
-static struct share *share_get(const char *tag)
+static struct share *share_get_mode(const char *tag, bool read_only)
 {
 	struct share *sh = share_find(tag);
 	char dir[1040]; /* the run dir is < 1024 (checked) */
@@ -701,17 +701,23 @@ static struct share *share_get(const char *tag)
 	snprintf(sh->path, sizeof sh->path, "%s/%s", dir, tag);
 	mkdir(g_run_dir, 0700);
 	mkdir(dir, 0700);
-	if ((mkdir(sh->path, 0755) < 0 && errno != EEXIST) || mount_9p(tag, sh->path) < 0) {
+	if ((mkdir(sh->path, 0755) < 0 && errno != EEXIST) ||
+	    mount_9p(tag, sh->path, read_only ? MS_RDONLY | MS_NOSUID | MS_NODEV : MS_NOSUID | MS_NODEV) < 0) {
 		int e = errno;
 		rmdir(sh->path);
 		free(sh);
 		errno = e;
 		return NULL;
 	}
-	logmsg("mounted share %s", tag);
+	logmsg("mounted share %s%s", tag, read_only ? " read-only" : "");
 	sh->next = shares;
 	shares = sh;
 	return sh;
+}
+
+static struct share *share_get(const char *tag)
+{
+	return share_get_mode(tag, false);
 }
 
 /* Drop one reference; the last one unmounts the share (the tag is free again). */
@@ -811,7 +817,7 @@ static int setup_rootfs(uint32_t sid, struct container *c, const char *tag, cons
 	char src[64];
 
 	if (!*rel && !share_find(tag)) {
-		if (mount_9p(tag, target) < 0) {
+		if (mount_9p(tag, target, 0) < 0) {
 			/* A virtio-9p tag can be mounted only once at a time. */
 			ttrpc_error(sid, errno == EBUSY ? CODE_FAILED_PRECONDITION : CODE_INTERNAL,
 				    "mount 9p share %s: %s%s", tag, strerror(errno),
@@ -1227,6 +1233,19 @@ static void rpc_create(uint32_t sid, const uint8_t *data, size_t len)
 	if (req->rootfs_tag[0] && !valid_id(req->rootfs_tag)) {
 		ttrpc_error(sid, CODE_INVALID_ARGUMENT, "invalid rootfs tag");
 		goto out;
+	}
+	/* Volume shares: mounted once, kept for the VM's life (no reference counting). */
+	for (size_t i = 0; i < req->n_shares; i++) {
+		const char *tag = req->shares[i]->tag;
+		if (!valid_id(tag) || strcmp(tag, req->rootfs_tag) == 0) {
+			ttrpc_error(sid, CODE_INVALID_ARGUMENT, "invalid volume share tag");
+			goto out;
+		}
+		if (!share_find(tag) && !share_get_mode(tag, req->shares[i]->read_only)) {
+			ttrpc_error(sid, errno == EBUSY ? CODE_FAILED_PRECONDITION : CODE_INTERNAL,
+				    "mount 9p share %s: %s", tag, strerror(errno));
+			goto out;
+		}
 	}
 	if (req->rootfs_path[0] && (!req->rootfs_tag[0] || !valid_rootfs_path(req->rootfs_path))) {
 		ttrpc_error(sid, CODE_INVALID_ARGUMENT, "invalid rootfs_path (relative, "
@@ -1656,6 +1675,7 @@ static const struct {
 	{ "GetStats", rpc_get_stats },
 	{ "PauseContainer", rpc_pause },
 	{ "ResumeContainer", rpc_resume },
+	{ "ConfigureNetwork", rpc_configure_network },
 };
 
 bool agent_dispatch(uint32_t sid, const char *method, const uint8_t *data, size_t len)

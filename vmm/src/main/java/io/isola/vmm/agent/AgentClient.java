@@ -76,6 +76,12 @@ public final class AgentClient implements AutoCloseable {
   /** A container whose rootfs is {@code rootfsPath} inside the share {@code rootfsTag}. */
   public void createContainer(String id, byte[] ociConfig, String rootfsTag, String rootfsPath, boolean stdin,
       boolean terminal) throws TtrpcException {
+    createContainer(id, ociConfig, rootfsTag, rootfsPath, stdin, terminal, java.util.List.of());
+  }
+
+  /** As above, with further shares (read-only ones mounted so) that the config's mounts use. */
+  public void createContainer(String id, byte[] ociConfig, String rootfsTag, String rootfsPath, boolean stdin,
+      boolean terminal, java.util.List<io.isola.proto.agent.v1.ShareMount> shares) throws TtrpcException {
     call("CreateContainer", CreateContainerRequest.newBuilder()
         .setContainerId(id)
         .setOciConfigJson(ByteString.copyFrom(ociConfig))
@@ -83,7 +89,13 @@ public final class AgentClient implements AutoCloseable {
         .setRootfsPath(rootfsPath)
         .setStdin(stdin)
         .setTerminal(terminal)
+        .addAllShares(shares)
         .build(), Empty.parser(), CONTROL);
+  }
+
+  /** Hostname, NICs and routes of the guest (once, after boot). */
+  public void configureNetwork(io.isola.proto.agent.v1.ConfigureNetworkRequest request) throws TtrpcException {
+    call("ConfigureNetwork", request, Empty.parser(), CONTROL);
   }
 
   /** Freezes (true) or thaws (false) the container's processes. */

@@ -49,6 +49,27 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--base-image", paramLabel = "NAME", description = "Guest base image from the catalog (default: the catalog's).")
   String baseImage;
 
+  @Option(names = "--network", paramLabel = "MODE", description = {"none (loopback only; the default), nat"
+      + " (outbound through QEMU's NAT; needed for -p) or netns:PATH (join a network namespace; root only)."})
+  String network;
+
+  @Option(names = {"-p", "--publish"}, paramLabel = "[IP:]HOST:CONTAINER[/udp]",
+      description = "Publish a container port on the host (127.0.0.1 unless IP is given); implies --network nat.")
+  List<String> publish = new ArrayList<>();
+
+  @Option(names = {"-v", "--volume"}, paramLabel = "HOST:CONTAINER[:ro]",
+      description = "Bind a host file or directory (inside isolad's volume roots) into the container.")
+  List<String> volumes = new ArrayList<>();
+
+  @Option(names = "--tmpfs", paramLabel = "PATH[:SIZE_MIB]", description = "Mount a tmpfs in the container.")
+  List<String> tmpfs = new ArrayList<>();
+
+  @Option(names = "--hostname", paramLabel = "NAME", description = "The sandbox's hostname.")
+  String hostname;
+
+  @Option(names = "--dns", paramLabel = "IP", description = "A resolver for the container's /etc/resolv.conf.")
+  List<String> dns = new ArrayList<>();
+
   @Option(names = "--embedded", description = "Run the VM from this process even if isolad is running.")
   boolean embedded;
 
@@ -74,10 +95,23 @@ final class RunCommand implements Callable<Integer> {
         return fail("-e expects KEY=VALUE, got \"" + kv + "\"");
       }
     }
+    io.isola.proto.v1.NetworkConfig networkConfig;
+    List<io.isola.proto.v1.Mount> mounts;
+    try {
+      networkConfig = RunPlumbing.network(network, publish, hostname, dns);
+      mounts = RunPlumbing.mounts(volumes, tmpfs);
+    } catch (IllegalArgumentException e) {
+      return fail(e.getMessage());
+    }
     Path socket = Path.of(System.getenv().getOrDefault("ISOLA_SOCKET", "/run/isola/isolad.sock"));
     if (!embedded && io.isola.vmm.cli.client.DaemonClient.reachable(socket)) {
       return io.isola.vmm.cli.client.DaemonRun.run(socket, image, command, env, workdir, interactive, tty, remove,
-          new io.isola.vmm.cli.client.DaemonRun.SandboxSize(cpus, memoryMib, kernel, baseImage));
+          new io.isola.vmm.cli.client.DaemonRun.SandboxSize(cpus, memoryMib, kernel, baseImage), networkConfig,
+          mounts);
+    }
+    if (!networkConfig.equals(io.isola.proto.v1.NetworkConfig.getDefaultInstance()) || !mounts.isEmpty()) {
+      return fail("--network, -p, -v, --tmpfs, --hostname and --dns need isolad (start bin/isolad; "
+          + (embedded ? "drop --embedded" : "it is not reachable at " + socket) + ")");
     }
     RunOptions options = RunOptions.builder()
         .args(command)

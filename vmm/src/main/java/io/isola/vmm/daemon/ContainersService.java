@@ -60,10 +60,12 @@ final class ContainersService extends ContainersGrpc.ContainersImplBase {
       Labels.validate(size.getLabelsMap(), "new_sandbox.labels");
       Labels.validate(size.getAnnotationsMap(), "new_sandbox.annotations");
       var newSandbox = new Supervisor.SandboxRequest(id, size.getVcpus(), size.getMemoryMib(), size.getKernel(),
-          size.getBaseImage(), size.getLabelsMap(), size.getAnnotationsMap());
+          size.getBaseImage(), size.getLabelsMap(), size.getAnnotationsMap(),
+          PlumbingRequests.network(size.getNetwork(), id));
       var record = supervisor.createContainer(tenant, new Supervisor.ContainerRequest(id, sandboxId,
           imagePath(tenant, request.getImage()), ProcessSpecs.toRunOptions(request.getProcess()),
-          request.getProcess().getStdin(), request.getLabelsMap(), newSandbox));
+          request.getProcess().getStdin(), request.getLabelsMap(), newSandbox,
+          PlumbingRequests.volumes(request.getMountsList()), request.getShmSizeBytes()));
       if (Context.current().isCancelled()) {
         supervisor.deleteContainer(tenant, record.id(), true);
         throw Status.CANCELLED.withDescription("the call ended before the container was created; it was removed")

@@ -68,7 +68,7 @@ public final class Isolad implements Callable<Integer> {
     StateStore store = StateStore.open(d.stateRoot().resolve("isolad.db"));
     EventBus events = new EventBus();
     Supervisor supervisor = new Supervisor(new SupervisorSettings(d.runRoot(), d.stateRoot(), d.catalog(), d.qemu(),
-        d.defaultVcpus(), (int) d.defaultMemoryMib(), d.maxVcpus(), (int) d.maxMemoryMib()), store,
+        d.defaultVcpus(), (int) d.defaultMemoryMib(), d.maxVcpus(), (int) d.maxMemoryMib(), d.volumeRoots()), store,
         new QemuBackend(d.qemu(), accelerator.accelerator()), events, new ContainerLogFiles());
     supervisor.recover();
     ApiServer server = ApiServer.start(cfg, List.of(new SandboxesService(supervisor),

@@ -30,7 +30,8 @@ final class Protos {
         .setMemoryMib((int) r.memoryMib()).setKernel(r.kernel()).setBaseImage(r.baseImage())
         .putAllLabels(r.labels()).putAllAnnotations(r.annotations()).setCreatedAt(time(r.createdAt()))
         .setGuestKernelRelease(nullToEmpty(r.guestKernelRelease())).setGuestBootId(nullToEmpty(r.guestBootId()))
-        .setStopReason(nullToEmpty(r.stopReason())).addAllContainerIds(containerIds).build();
+        .setStopReason(nullToEmpty(r.stopReason())).addAllContainerIds(containerIds)
+        .mergeFrom(network(r)).build();
   }
 
   static Container container(ContainerRecord r) {
@@ -44,6 +45,15 @@ final class Protos {
         .setImage(r.image()).addAllArgs(r.args()).setExitStatus(r.exitStatus()).setOomKilled(r.oomKilled())
         .setCreatedAt(time(r.createdAt())).setStartedAt(time(r.startedAt())).setExitedAt(time(r.exitedAt()))
         .putAllLabels(r.labels()).setTty(r.tty()).build();
+  }
+
+  /** The sandbox's network as its state directory records it (empty for sandboxes made before). */
+  private static Sandbox network(SandboxRecord r) {
+    return io.isola.vmm.network.NetworkState.read(java.nio.file.Path.of(r.stateDir()))
+        .map(n -> Sandbox.newBuilder().setNetwork(PlumbingRequests.toProto(
+            io.isola.vmm.network.NetworkSpec.Mode.valueOf(n.mode()), n.netns(), n.hostname()))
+            .addAllGuestAddresses(n.addresses()).build())
+        .orElse(Sandbox.getDefaultInstance());
   }
 
   private static String nullToEmpty(String s) {

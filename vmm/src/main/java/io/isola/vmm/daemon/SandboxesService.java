@@ -33,9 +33,10 @@ final class SandboxesService extends SandboxesGrpc.SandboxesImplBase {
       Tenant tenant = Tenants.current();
       Labels.validate(request.getLabelsMap(), "labels");
       Labels.validate(request.getAnnotationsMap(), "annotations");
+      String id = Ids.validateOrGenerate(request.getId(), "sandbox id");
       SandboxRecord record = supervisor.createSandbox(tenant, new Supervisor.SandboxRequest(
-          Ids.validateOrGenerate(request.getId(), "sandbox id"), request.getVcpus(), request.getMemoryMib(),
-          request.getKernel(), request.getBaseImage(), request.getLabelsMap(), request.getAnnotationsMap()));
+          id, request.getVcpus(), request.getMemoryMib(), request.getKernel(), request.getBaseImage(),
+          request.getLabelsMap(), request.getAnnotationsMap(), PlumbingRequests.network(request.getNetwork(), id)));
       if (io.grpc.Context.current().isCancelled()) {
         // Nobody will learn this sandbox's id: do not leave it running.
         supervisor.deleteSandbox(tenant, record.id());

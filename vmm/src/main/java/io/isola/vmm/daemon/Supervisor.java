@@ -17,6 +17,13 @@ import io.isola.vmm.image.Image;
 import io.isola.vmm.image.PreparedRootfs;
 import io.isola.vmm.image.RunOptions;
 import io.isola.vmm.image.RuntimeSpecBuilder;
+import io.isola.proto.agent.v1.ShareMount;
+import io.isola.vmm.network.NetworkException;
+import io.isola.vmm.network.NetworkSpec;
+import io.isola.vmm.volume.VolumeException;
+import io.isola.vmm.volume.VolumeRequest;
+import io.isola.vmm.volume.VolumeRoots;
+import io.isola.vmm.volume.VolumeStager;
 import io.isola.vmm.sandbox.GuestBoot;
 import io.isola.vmm.sandbox.GuestFiles;
 import io.isola.vmm.sandbox.Sandbox;
@@ -79,7 +86,7 @@ public final class Supervisor implements AutoCloseable {
 
   /** Validated sizes and names of a sandbox to create. */
   record SandboxRequest(String id, int vcpus, int memoryMib, String kernel, String baseImage,
-      Map<String, String> labels, Map<String, String> annotations) {}
+      Map<String, String> labels, Map<String, String> annotations, NetworkSpec network) {}
 
   public SandboxRecord createSandbox(Tenant tenant, SandboxRequest request) {
     int vcpus = request.vcpus() == 0 ? settings.defaultVcpus() : request.vcpus();
@@ -89,6 +96,12 @@ public final class Supervisor implements AutoCloseable {
     }
     if (memory < 64 || memory > settings.maxMemoryMib()) {
       throw Failures.invalid("memory_mib must be between 64 and " + settings.maxMemoryMib() + ", got " + memory);
+    }
+    NetworkSpec network = request.network();
+    if (network.mode() == NetworkSpec.Mode.NETNS && !tenant.admin()) {
+      // joining a host network namespace is the node's business (CNI through the shim)
+      throw Status.PERMISSION_DENIED.withDescription("network mode netns is for admin tenants; use nat or none")
+          .asRuntimeException();
     }
     GuestFiles guest;
     try {
@@ -113,6 +126,7 @@ public final class Supervisor implements AutoCloseable {
       try {
         dirs = SandboxDirectories.create(settings.runRoot(), settings.stateRoot(), request.id());
         Files.createDirectories(dirs.share());
+        Files.createDirectories(dirs.readOnlyShare());
         Files.createDirectories(dirs.logs());
       } catch (IOException e) {
         throw Failures.internal("cannot create the sandbox's directories: " + e.getMessage(), e);
@@ -123,10 +137,15 @@ public final class Supervisor implements AutoCloseable {
       store.putSandbox(record);
     }
     SandboxDirectories dirs = dirsOf(record);
+    Sandbox sandbox = null;
     try {
       guest.verify(settings.stateRoot());
-      VmSpec spec = vmSpec(record, guest);
-      Sandbox sandbox = Sandbox.boot(hypervisor, spec, GuestBoot.BOOT_DEADLINE);
+      SandboxPlumbing.Network plumbing = SandboxPlumbing.setUp(network, dirs);
+      VmSpec base = vmSpec(record, guest);
+      VmSpec spec = new VmSpec(base.name(), base.kernel(), base.initrd(), base.kernelArgs(), base.vcpus(),
+          base.memoryMib(), base.shares(), base.runDirectory(), plumbing.nics(), plumbing.netns());
+      sandbox = Sandbox.boot(hypervisor, spec, GuestBoot.BOOT_DEADLINE);
+      SandboxPlumbing.configureGuest(sandbox, network, plumbing, dirs);
       long pid = sandbox.vm().pid();
       record = new SandboxRecord(record.id(), record.tenant(), SandboxRecord.State.RUNNING, vcpus, memory,
           record.kernel(), record.baseImage(), record.labels(), record.annotations(), record.createdAt(), pid,
@@ -141,7 +160,19 @@ public final class Supervisor implements AutoCloseable {
     } catch (CatalogException | SandboxException e) {
       forgetSandbox(record, dirs);
       throw Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
+    } catch (NetworkException e) {
+      forgetSandbox(record, dirs);
+      throw Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException();
+    } catch (TtrpcException | IOException e) {
+      if (sandbox != null) {
+        sandbox.close();
+      }
+      forgetSandbox(record, dirs);
+      throw Failures.internal("cannot set up the sandbox's network: " + e.getMessage(), e);
     } catch (RuntimeException e) {
+      if (sandbox != null) {
+        sandbox.close();
+      }
       forgetSandbox(record, dirs);
       throw e;
     }
@@ -154,8 +185,8 @@ public final class Supervisor implements AutoCloseable {
 
   private static VmSpec vmSpec(SandboxRecord record, GuestFiles guest) {
     SandboxDirectories dirs = dirsOf(record);
-    return guest.vmSpec(record.id(), record.vcpus(), (int) record.memoryMib(),
-        List.of(new VmSpec.Share(SHARE_TAG, dirs.share(), false)), dirs.run());
+    return guest.vmSpec(record.id(), record.vcpus(), (int) record.memoryMib(), SandboxPlumbing.shares(dirs),
+        dirs.run());
   }
 
   static SandboxDirectories dirsOf(SandboxRecord record) {
@@ -185,6 +216,7 @@ public final class Supervisor implements AutoCloseable {
       return;
     }
     store.updateSandbox(record.get().withState(state, reason));
+    SandboxPlumbing.tearDown(dirsOf(record.get())); // the VM is gone: its taps and volume mounts go too
     Instant now = Instant.now();
     for (ContainerRecord c : store.listContainersBySandbox(id)) {
       if (c.state() != ContainerRecord.State.EXITED) {
@@ -251,6 +283,7 @@ public final class Supervisor implements AutoCloseable {
   }
 
   private static void removeDirs(SandboxDirectories dirs) {
+    SandboxPlumbing.tearDown(dirs);
     try {
       FileTrees.deleteTree(dirs.run());
       FileTrees.deleteTree(dirs.state());
@@ -272,7 +305,7 @@ public final class Supervisor implements AutoCloseable {
 
   /** A container to create; the image is a host path the daemon reads. */
   record ContainerRequest(String id, String sandboxId, Path image, RunOptions options, boolean stdin,
-      Map<String, String> labels, SandboxRequest newSandbox) {}
+      Map<String, String> labels, SandboxRequest newSandbox, List<VolumeRequest> volumes, long shmSizeBytes) {}
 
   public ContainerRecord createContainer(Tenant tenant, ContainerRequest request) {
     if (store.getContainer(request.id()).isPresent()) {
@@ -287,10 +320,21 @@ public final class Supervisor implements AutoCloseable {
       LiveSandbox sandbox = running(sandboxRecord);
       Path rootfs = sandbox.dirs.share().resolve(request.id()).resolve("rootfs");
       byte[] config;
+      VolumeStager volumes = volumeStager(tenant, sandbox.dirs);
       try (Image image = Image.open(request.image())) {
         PreparedRootfs prepared = image.unpackTo(rootfs);
-        config = RuntimeSpecBuilder.runtimeSpec(image.config(), request.options(), prepared.path());
+        List<RunOptions.Mount> mounts = new java.util.ArrayList<>(VolumeStager.etcMounts(sandbox.dirs.readOnlyShare()));
+        List<RunOptions.Mount> staged = volumes.stage(request.id(), request.volumes());
+        mounts.removeIf(m -> staged.stream().anyMatch(v -> v.destination().equals(m.destination())));
+        mounts.addAll(staged);
+        RunOptions options = request.options().withMounts(mounts, request.shmSizeBytes());
+        config = RuntimeSpecBuilder.runtimeSpec(image.config(), options, prepared.path());
+      } catch (VolumeException e) {
+        deleteQuietly(sandbox.dirs.share().resolve(request.id()));
+        throw Failures.invalid(e.getMessage());
       } catch (IOException e) {
+        releaseVolumes(volumes, request.id());
+        deleteQuietly(sandbox.dirs.share().resolve(request.id()));
         throw Failures.invalid(e.getMessage());
       }
       ContainerRecord record = new ContainerRecord(request.id(), sandboxRecord.id(), tenant.name(),
@@ -299,8 +343,10 @@ public final class Supervisor implements AutoCloseable {
           ownsSandbox);
       try {
         sandbox.sandbox.agent().createContainer(request.id(), config, SHARE_TAG,
-            SandboxDirectories.rootfsPathInShare(request.id()), request.stdin(), request.options().terminal());
+            SandboxDirectories.rootfsPathInShare(request.id()), request.stdin(), request.options().terminal(),
+            List.of(ShareMount.newBuilder().setTag(VolumeStager.READ_ONLY_TAG).setReadOnly(true).build()));
       } catch (TtrpcException e) {
+        releaseVolumes(volumes, request.id());
         deleteQuietly(sandbox.dirs.share().resolve(request.id()));
         throw Failures.fromAgent("cannot create the container", e);
       }
@@ -313,6 +359,27 @@ public final class Supervisor implements AutoCloseable {
         deleteSandbox(tenant, sandboxRecord.id());
       }
       throw e;
+    }
+  }
+
+  /**
+   * Admins (the containerd shim) may bind sources from the configured volume roots; every tenant
+   * from its own directory under {@code <state_root>/volumes}.
+   */
+  private VolumeStager volumeStager(Tenant tenant, SandboxDirectories dirs) {
+    List<Path> roots = new java.util.ArrayList<>(List.of(settings.tenantVolumes(tenant.name())));
+    if (tenant.admin()) {
+      roots.add(settings.stateRoot().resolve("volumes"));
+      roots.addAll(settings.volumeRoots());
+    }
+    return new VolumeStager(dirs.share(), SHARE_TAG, dirs.readOnlyShare(), new VolumeRoots(roots));
+  }
+
+  private static void releaseVolumes(VolumeStager volumes, String containerId) {
+    try {
+      volumes.release(containerId);
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "volumes of container " + containerId + " are still mounted", e);
     }
   }
 
@@ -565,6 +632,8 @@ public final class Supervisor implements AutoCloseable {
         }
       }
       sandbox.outputs.keySet().removeIf(k -> k.equals(id) || k.startsWith(id + "/"));
+      // unmount the container's volumes first: the delete below refuses to go through a mount
+      releaseVolumes(volumeStager(tenant, sandbox.dirs), id);
       deleteQuietly(sandbox.dirs.share().resolve(id));
     }
     SandboxRecord sandboxRecord = store.getSandbox(record.sandboxId()).orElseThrow();

@@ -16,9 +16,18 @@ import java.util.Objects;
  * @param memoryMib guest memory
  * @param shares host directories exported to the guest over virtio-9p
  * @param runDirectory a directory only this VM uses: sockets, console log, pid file
+ * @param nics network devices (none: the guest has only loopback)
+ * @param networkNamespace the host network namespace (a path under /proc or /run/netns) the VM
+ *     runs in, so that its taps are that namespace's; null = the caller's
  */
 public record VmSpec(String name, Path kernel, Path initrd, String kernelArgs, int vcpus,
-    int memoryMib, List<Share> shares, Path runDirectory) {
+    int memoryMib, List<Share> shares, Path runDirectory, List<Nic> nics, Path networkNamespace) {
+
+  /** A VM without network devices. */
+  public VmSpec(String name, Path kernel, Path initrd, String kernelArgs, int vcpus, int memoryMib,
+      List<Share> shares, Path runDirectory) {
+    this(name, kernel, initrd, kernelArgs, vcpus, memoryMib, shares, runDirectory, List.of(), null);
+  }
 
   public VmSpec {
     Objects.requireNonNull(name, "name");
@@ -32,10 +41,50 @@ public record VmSpec(String name, Path kernel, Path initrd, String kernelArgs, i
       throw new IllegalArgumentException("a VM needs at least 64 MiB of memory, got " + memoryMib);
     }
     shares = List.copyOf(shares);
+    nics = List.copyOf(nics);
   }
 
-  /** A host directory the guest mounts by {@code tag}. */
-  public record Share(String tag, Path hostPath, boolean readOnly) {}
+  /**
+   * A host directory the guest mounts by {@code tag}.
+   *
+   * @param hostAttributes the guest sees the host's owners, modes and symbolic links as they are,
+   *     instead of the guest-owned attributes kept in xattrs. Only for read-only shares: it lets
+   *     the guest read host-made trees (volumes with symlinks), never create anything in them.
+   */
+  public record Share(String tag, Path hostPath, boolean readOnly, boolean hostAttributes) {
+    public Share {
+      if (hostAttributes && !readOnly) {
+        throw new IllegalArgumentException("share " + tag + ": host attributes only on a read-only share");
+      }
+    }
+
+    public Share(String tag, Path hostPath, boolean readOnly) {
+      this(tag, hostPath, readOnly, false);
+    }
+  }
+
+  /** A network device of the guest, with the MAC address the guest configures it by. */
+  public sealed interface Nic permits UserNic, TapNic {
+    String mac();
+  }
+
+  /**
+   * User-mode networking inside the hypervisor process (outbound NAT, no host interface).
+   *
+   * @param forwards host ports forwarded into the guest
+   */
+  public record UserNic(String mac, String network, String host, String dns, String guest,
+      List<PortForward> forwards) implements Nic {
+    public UserNic {
+      forwards = List.copyOf(forwards);
+    }
+  }
+
+  /** A host port that reaches a guest port. */
+  public record PortForward(String protocol, String hostIp, int hostPort, int guestPort) {}
+
+  /** A tap device, already created in {@link #networkNamespace()}. */
+  public record TapNic(String mac, String tapName) implements Nic {}
 
   /** The Unix socket the agent channel (virtio-serial port) is reached through. */
   public Path agentSocket() {

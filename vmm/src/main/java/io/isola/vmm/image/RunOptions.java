@@ -15,14 +15,33 @@ import java.util.OptionalLong;
  * @param cwd        working directory (null/empty = image WorkingDir, else "/"); must be absolute
  * @param user       {@code user[:group]}, names or numbers (null/empty = image User, else root)
  * @param hostname   container hostname (null = leave unset)
+ * @param mounts     mounts added to the defaults, in guest terms; one at a default's destination replaces it
+ * @param shmSizeBytes size of /dev/shm (0 = 64 MiB)
  */
 public record RunOptions(List<String> args, List<String> entrypoint, List<String> env, String cwd, String user,
-                         boolean terminal, String hostname, OptionalLong memoryLimitBytes, OptionalLong pidsLimit) {
+                         boolean terminal, String hostname, OptionalLong memoryLimitBytes, OptionalLong pidsLimit,
+                         List<Mount> mounts, long shmSizeBytes) {
 
     public RunOptions {
         args = List.copyOf(args);
         entrypoint = entrypoint == null ? null : List.copyOf(entrypoint);
         env = List.copyOf(env);
+        mounts = List.copyOf(mounts);
+    }
+
+    /** These options with {@code extra} mounts added and /dev/shm sized. */
+    public RunOptions withMounts(List<Mount> extra, long shmBytes) {
+        List<Mount> all = new ArrayList<>(mounts);
+        all.addAll(extra);
+        return new RunOptions(args, entrypoint, env, cwd, user, terminal, hostname, memoryLimitBytes, pidsLimit, all,
+                shmBytes > 0 ? shmBytes : shmSizeBytes);
+    }
+
+    /** An OCI mount as crun in the guest performs it; {@code source} is a guest path for binds. */
+    public record Mount(String destination, String type, String source, List<String> options) {
+        public Mount {
+            options = List.copyOf(options);
+        }
     }
 
     public static Builder builder() {
@@ -39,6 +58,8 @@ public record RunOptions(List<String> args, List<String> entrypoint, List<String
         private String hostname;
         private OptionalLong memoryLimitBytes = OptionalLong.empty();
         private OptionalLong pidsLimit = OptionalLong.empty();
+        private final List<Mount> mounts = new ArrayList<>();
+        private long shmSizeBytes;
 
         public Builder args(List<String> v) {
             args = v;
@@ -91,8 +112,19 @@ public record RunOptions(List<String> args, List<String> entrypoint, List<String
             return this;
         }
 
+        public Builder mounts(List<Mount> v) {
+            mounts.addAll(v);
+            return this;
+        }
+
+        public Builder shmSizeBytes(long v) {
+            shmSizeBytes = v;
+            return this;
+        }
+
         public RunOptions build() {
-            return new RunOptions(args, entrypoint, env, cwd, user, terminal, hostname, memoryLimitBytes, pidsLimit);
+            return new RunOptions(args, entrypoint, env, cwd, user, terminal, hostname, memoryLimitBytes, pidsLimit,
+                    mounts, shmSizeBytes);
         }
     }
 }

@@ -22,7 +22,11 @@ public final class RuntimeSpecBuilder {
             "/sys/firmware", "/sys/devices/virtual/powercap");
     static final List<String> READONLY_PATHS = List.of(
             "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger");
-    static final List<String> NAMESPACES = List.of("pid", "ipc", "uts", "mount", "network", "cgroup");
+    /**
+     * No network namespace: containers share the guest's, which is the sandbox's network (its
+     * NICs, or loopback only). The VM is the isolation boundary; a pod's containers share a network.
+     */
+    static final List<String> NAMESPACES = List.of("pid", "ipc", "uts", "mount", "cgroup");
 
     private RuntimeSpecBuilder() {
     }
@@ -56,10 +60,19 @@ public final class RuntimeSpecBuilder {
         mount(mounts, "/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k");
         mount(mounts, "/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666",
                 "mode=0620", "gid=5");
-        mount(mounts, "/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k");
+        long shmKib = run.shmSizeBytes() > 0 ? Math.max(1, run.shmSizeBytes() / 1024) : 65536;
+        mount(mounts, "/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=" + shmKib + "k");
         mount(mounts, "/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev");
         mount(mounts, "/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro");
         mount(mounts, "/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime", "ro");
+        for (RunOptions.Mount m : run.mounts()) {
+            for (int i = mounts.size() - 1; i >= 0; i--) {
+                if (mounts.get(i).path("destination").asText().equals(m.destination())) {
+                    mounts.remove(i); // the caller's volume replaces the default at that place
+                }
+            }
+            mount(mounts, m.destination(), m.type(), m.source(), m.options().toArray(String[]::new));
+        }
 
         ObjectNode linux = spec.putObject("linux");
         ObjectNode resources = linux.putObject("resources");

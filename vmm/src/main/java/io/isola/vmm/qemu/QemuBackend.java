@@ -32,6 +32,12 @@ public final class QemuBackend implements Hypervisor {
     // Its own session: signals to the supervisor's process group (a terminal's Ctrl-C) never
     // reach it, and it outlives a supervisor that dies (the next one adopts it).
     argv.add("setsid");
+    if (spec.networkNamespace() != null) {
+      // QEMU opens its taps by name, which resolves in its own network namespace: it runs in
+      // the sandbox's (nsenter execs it, so the pid stays QEMU's).
+      argv.add("nsenter");
+      argv.add("--net=" + spec.networkNamespace());
+    }
     argv.addAll(new QemuCommandLine(qemuBinary, accelerator).build(spec));
     ProcessBuilder builder = new ProcessBuilder(argv)
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))

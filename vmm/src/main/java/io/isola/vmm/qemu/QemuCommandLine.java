@@ -8,8 +8,9 @@ import java.util.OptionalLong;
 
 /**
  * Builds the QEMU argv for a sandbox VM. Everything QEMU gets is spelled out here, so that what
- * a sandbox can reach is visible in one place: no default devices, no network, one
- * virtio-serial port for the agent, one virtio-9p device per share, a serial console to a file.
+ * a sandbox can reach is visible in one place: no default devices, one virtio-serial port for
+ * the agent, one virtio-9p device per share, one virtio-net device per NIC the spec asks for
+ * (none by default), a serial console to a file.
  */
 public final class QemuCommandLine {
   /** The name of the virtio-serial port the agent looks for in the guest. */
@@ -60,9 +61,19 @@ public final class QemuCommandLine {
       String id = "fs" + index++;
       // mapped-xattr: guest ownership and modes live in xattrs, so the guest can never create a
       // set-uid file or a device node that the host would honour.
+      // mapped-xattr: guest ownership and modes live in xattrs, so the guest can never create a
+      // set-uid file or a device node that the host would honour. "none" shows host attributes
+      // and symlinks as they are; VmSpec allows it only read-only, so nothing can be created.
+      String model = share.hostAttributes() ? "none" : "mapped-xattr";
       add(argv, "-fsdev", "local,id=" + id + ",path=" + escape(share.hostPath())
-          + ",security_model=mapped-xattr,multidevs=remap" + (share.readOnly() ? ",readonly=on" : ""));
+          + ",security_model=" + model + ",multidevs=remap" + (share.readOnly() ? ",readonly=on" : ""));
       add(argv, "-device", "virtio-9p-" + bus + ",fsdev=" + id + ",mount_tag=" + share.tag());
+    }
+    index = 0;
+    for (VmSpec.Nic nic : spec.nics()) {
+      String id = "net" + index++;
+      add(argv, "-netdev", netdev(id, nic));
+      add(argv, "-device", "virtio-net-" + bus + ",netdev=" + id + ",mac=" + nic.mac());
     }
     // QEMU's own seccomp filter: no obsolete syscalls, no setuid, no fork/exec, no resource games.
     add(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
@@ -90,6 +101,26 @@ public final class QemuCommandLine {
     add(argv, "-initrd", initrd.toString());
     add(argv, "-append", kernelArgs);
     return argv;
+  }
+
+  /**
+   * The host side of a NIC. user: QEMU's own NAT (slirp), with host port forwards; the guest may
+   * open connections out, nothing comes in but the forwards. tap: a device made beforehand in
+   * the VM's network namespace; no helper scripts, no vhost.
+   */
+  static String netdev(String id, VmSpec.Nic nic) {
+    if (nic instanceof VmSpec.UserNic user) {
+      StringBuilder b = new StringBuilder("user,id=").append(id).append(",net=").append(user.network())
+          .append(",host=").append(user.host()).append(",dns=").append(user.dns())
+          .append(",ipv6=off");
+      for (VmSpec.PortForward f : user.forwards()) {
+        b.append(",hostfwd=").append(f.protocol()).append(':').append(f.hostIp()).append(':')
+            .append(f.hostPort()).append('-').append(user.guest()).append(':').append(f.guestPort());
+      }
+      return b.toString();
+    }
+    VmSpec.TapNic tap = (VmSpec.TapNic) nic;
+    return "tap,id=" + id + ",ifname=" + tap.tapName() + ",script=no,downscript=no,vhost=off";
   }
 
   private static void add(List<String> argv, String option, String value) {

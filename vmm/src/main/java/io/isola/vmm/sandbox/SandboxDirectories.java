@@ -33,6 +33,11 @@ public record SandboxDirectories(String id, Path run, Path state) {
     return state.resolve("share");
   }
 
+  /** The read-only share (tag "ro"): read-only volumes and the generated /etc files. */
+  public Path readOnlyShare() {
+    return state.resolve("ro-share");
+  }
+
   /** A container's root filesystem inside the share; relative path as the agent sees it. */
   public static String rootfsPathInShare(String containerId) {
     return containerId + "/rootfs";

@@ -16,11 +16,16 @@ public final class FileTrees {
   /**
    * Deletes {@code root} and, if it is a real directory, everything below it. Symbolic links are
    * removed, never followed: a link planted in the tree must not make the host delete anything
-   * outside it. A missing root is not an error.
+   * outside it. A missing root is not an error. A tree with anything mounted in it (a volume's
+   * bind mount) is not touched at all: deleting through the mount would destroy the volume's data.
    */
   public static void deleteTree(Path root) throws IOException {
     if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
       return;
+    }
+    java.util.List<Path> mounted = io.isola.vmm.volume.MountTable.mountPointsUnder(root);
+    if (!mounted.isEmpty()) {
+      throw new IOException("refusing to delete " + root + ": " + mounted + " still mounted there");
     }
     if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
       Files.delete(root);

@@ -46,6 +46,29 @@ class RuntimeSpecBuilderTest {
     }
 
     @Test
+    void volumesAreAddedAndOneAtADefaultDestinationReplacesIt() throws IOException {
+        JsonNode s = spec(image, RunOptions.builder()
+                .mounts(List.of(new RunOptions.Mount("/data", "bind", "/run/isola/shares/ro/c1/v0",
+                                List.of("rbind", "ro")),
+                        new RunOptions.Mount("/dev/shm", "tmpfs", "tmpfs", List.of("size=1024k"))))
+                .build());
+        List<String> destinations = new ArrayList<>();
+        s.path("mounts").forEach(m -> destinations.add(m.path("destination").asText()));
+        assertEquals(List.of("/proc", "/dev", "/dev/pts", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/data", "/dev/shm"),
+                destinations);
+        JsonNode data = s.path("mounts").get(6);
+        assertEquals("/run/isola/shares/ro/c1/v0", data.path("source").asText());
+        assertEquals(List.of("rbind", "ro"), strings(data.path("options")));
+        assertEquals(List.of("size=1024k"), strings(s.path("mounts").get(7).path("options")));
+    }
+
+    @Test
+    void shmSizeSetsTheDefaultShmMount() throws IOException {
+        JsonNode s = spec(image, RunOptions.builder().shmSizeBytes(8L << 20).build());
+        assertTrue(strings(s.path("mounts").get(3).path("options")).contains("size=8192k"));
+    }
+
+    @Test
     void imageDefaults() throws IOException {
         JsonNode s = spec(image, RunOptions.builder().build());
         assertEquals("1.0.2", s.path("ociVersion").asText());
@@ -68,7 +91,7 @@ class RuntimeSpecBuilderTest {
         assertTrue(strings(s.path("mounts").get(5).path("options")).contains("ro"));
         List<String> ns = new ArrayList<>();
         s.path("linux").path("namespaces").forEach(n -> ns.add(n.path("type").asText()));
-        assertEquals(List.of("pid", "ipc", "uts", "mount", "network", "cgroup"), ns);
+        assertEquals(List.of("pid", "ipc", "uts", "mount", "cgroup"), ns, "the guest's network is the sandbox's");
         assertTrue(strings(s.path("linux").path("maskedPaths")).contains("/proc/kcore"));
         assertTrue(strings(s.path("linux").path("readonlyPaths")).contains("/proc/sys"));
         assertTrue(s.path("linux").path("resources").path("memory").isMissingNode());

@@ -53,11 +53,17 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
     /** The [daemon] table. */
     public record Daemon(Path socket, Path runRoot, Path stateRoot, Path catalog, Path qemu,
                          int defaultVcpus, long defaultMemoryMib, int maxVcpus, long maxMemoryMib,
-                         Duration unaryTimeout) {
+                         Duration unaryTimeout, List<Path> volumeRoots) {
+        /**
+         * Where admin tenants (the containerd shim) may take volume sources from: the kubelet's and
+         * containerd's directories. {@code <state_root>/volumes} is always allowed besides.
+         */
+        public static final List<Path> DEFAULT_VOLUME_ROOTS = List.of(Path.of("/var/lib/kubelet"),
+                Path.of("/var/lib/containerd"), Path.of("/run/containerd"));
         public static final Daemon DEFAULTS = new Daemon(
                 Path.of("/run/isola/isolad.sock"), Path.of("/run/isola"), Path.of("/var/lib/isola"),
                 Path.of("/usr/share/isola/catalog.json"), Path.of("/usr/bin/qemu-system-x86_64"),
-                1, 256, 8, 16384, Duration.ofSeconds(60));
+                1, 256, 8, 16384, Duration.ofSeconds(60), DEFAULT_VOLUME_ROOTS);
 
         public Daemon {
             Objects.requireNonNull(socket);
@@ -66,30 +72,31 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
             Objects.requireNonNull(catalog);
             Objects.requireNonNull(qemu);
             Objects.requireNonNull(unaryTimeout);
+            volumeRoots = List.copyOf(volumeRoots);
         }
 
         public Daemon withSocket(Path p) {
-            return new Daemon(p, runRoot, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout);
+            return new Daemon(p, runRoot, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots);
         }
 
         public Daemon withRunRoot(Path p) {
-            return new Daemon(socket, p, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout);
+            return new Daemon(socket, p, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots);
         }
 
         public Daemon withStateRoot(Path p) {
-            return new Daemon(socket, runRoot, p, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout);
+            return new Daemon(socket, runRoot, p, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots);
         }
 
         public Daemon withCatalog(Path p) {
-            return new Daemon(socket, runRoot, stateRoot, p, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout);
+            return new Daemon(socket, runRoot, stateRoot, p, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots);
         }
 
         public Daemon withQemu(Path p) {
-            return new Daemon(socket, runRoot, stateRoot, catalog, p, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout);
+            return new Daemon(socket, runRoot, stateRoot, catalog, p, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots);
         }
 
         public Daemon withUnaryTimeout(Duration d) {
-            return new Daemon(socket, runRoot, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, d);
+            return new Daemon(socket, runRoot, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, d, volumeRoots);
         }
     }
 
@@ -199,7 +206,7 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         }
         String p = "daemon";
         r.onlyKnown(t, p, orderedSet("socket", "run_root", "state_root", "catalog", "qemu", "default_vcpus",
-                "default_memory_mib", "max_vcpus", "max_memory_mib", "unary_timeout_seconds"));
+                "default_memory_mib", "max_vcpus", "max_memory_mib", "unary_timeout_seconds", "volume_roots"));
         Path socket = r.absolutePath(t, p, "socket", d.socket(), false);
         int socketBytes = socket.toString().getBytes(StandardCharsets.UTF_8).length;
         if (socketBytes > MAX_SOCKET_PATH_BYTES) {
@@ -221,8 +228,24 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
             r.problem("daemon.default_memory_mib (" + defMem + ") must be <= daemon.max_memory_mib (" + maxMem + ")");
         }
         double timeout = r.number(t, p, "unary_timeout_seconds", d.unaryTimeout().toMillis() / 1000.0, 0, 86400);
+        List<Path> volumeRoots = d.volumeRoots();
+        if (t.has("volume_roots")) {
+            volumeRoots = new java.util.ArrayList<>();
+            for (JsonNode root : r.array(t, p, "volume_roots", "[\"/srv/volumes\"]")) {
+                if (!root.isTextual()) {
+                    r.problem("daemon.volume_roots must list paths as strings");
+                    continue;
+                }
+                Path path = r.absolutePath("daemon.volume_roots", root.textValue(), null);
+                if (path != null && path.getNameCount() == 0) {
+                    r.problem("daemon.volume_roots must not contain / (that would allow every host file)");
+                } else if (path != null) {
+                    volumeRoots.add(path);
+                }
+            }
+        }
         return new Daemon(socket, runRoot, stateRoot, catalog, qemu, defVcpus, defMem, maxVcpus, maxMem,
-                Duration.ofMillis(Math.max(1, Math.round(timeout * 1000))));
+                Duration.ofMillis(Math.max(1, Math.round(timeout * 1000))), volumeRoots);
     }
 
     private static Optional<Tls> readTls(TomlReader r, ObjectNode t) {

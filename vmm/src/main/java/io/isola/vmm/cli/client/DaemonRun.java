@@ -27,7 +27,8 @@ public final class DaemonRun {
   public record SandboxSize(int vcpus, int memoryMib, String kernel, String baseImage) {}
 
   public static int run(Path socket, Path image, List<String> args, List<String> env, String workdir,
-      boolean interactive, boolean tty, boolean remove, SandboxSize size) {
+      boolean interactive, boolean tty, boolean remove, SandboxSize size, io.isola.proto.v1.NetworkConfig network,
+      List<io.isola.proto.v1.Mount> mounts) {
     try (DaemonClient client = DaemonClient.connect(socket)) {
       Container container;
       try {
@@ -37,7 +38,8 @@ public final class DaemonRun {
                 .setCwd(workdir == null ? "" : workdir).setTty(tty).setStdin(interactive))
             .setNewSandbox(io.isola.proto.v1.CreateSandboxRequest.newBuilder().setVcpus(size.vcpus())
                 .setMemoryMib(size.memoryMib()).setKernel(nullToEmpty(size.kernel()))
-                .setBaseImage(nullToEmpty(size.baseImage())))
+                .setBaseImage(nullToEmpty(size.baseImage())).setNetwork(network))
+            .addAllMounts(mounts)
             .build());
       } catch (StatusRuntimeException e) {
         return createFailure(client, e);
