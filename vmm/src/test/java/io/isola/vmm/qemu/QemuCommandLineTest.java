@@ -98,6 +98,36 @@ class QemuCommandLineTest {
   }
 
   @Test
+  void noNetworkDeviceUnlessAsked() {
+    assertTrue(valuesOf(argv(Accelerator.TCG), "-netdev").isEmpty());
+  }
+
+  @Test
+  void userAndTapNicsWithTheirMacsAndForwards() {
+    VmSpec withNics = new VmSpec("abc", spec.kernel(), spec.initrd(), spec.kernelArgs(), 1, 256, List.of(),
+        spec.runDirectory(), List.of(new VmSpec.UserNic("52:54:00:12:34:56", "10.0.2.0/24", "10.0.2.2", "10.0.2.3",
+            "10.0.2.15", List.of(new VmSpec.PortForward("tcp", "127.0.0.1", 8080, 80))),
+            new VmSpec.TapNic("ea:d8:aa:36:e5:61", "isola0")), Path.of("/run/netns/pod"));
+    List<String> argv = new QemuCommandLine(Path.of("/q"), Accelerator.TCG, OptionalLong.of(1)).build(withNics);
+    assertEquals(List.of("user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off,"
+        + "hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80",
+        "tap,id=net1,ifname=isola0,script=no,downscript=no,vhost=off"), valuesOf(argv, "-netdev"));
+    assertEquals(List.of("virtio-net-device,netdev=net0,mac=52:54:00:12:34:56",
+        "virtio-net-device,netdev=net1,mac=ea:d8:aa:36:e5:61"), valuesOf(argv, "-device").subList(2, 4));
+  }
+
+  @Test
+  void hostAttributeSharesAreReadOnlyOnly() {
+    VmSpec.Share ro = new VmSpec.Share("ro", Path.of("/s/ro"), true, true);
+    VmSpec one = new VmSpec("abc", spec.kernel(), spec.initrd(), spec.kernelArgs(), 1, 256, List.of(ro),
+        spec.runDirectory());
+    List<String> argv = new QemuCommandLine(Path.of("/q"), Accelerator.TCG, OptionalLong.of(1)).build(one);
+    assertEquals("local,id=fs0,path=/s/ro,security_model=none,multidevs=remap,readonly=on", valueOf(argv, "-fsdev"));
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new VmSpec.Share("rw", Path.of("/s/rw"), false, true));
+  }
+
+  @Test
   void qemuSeccompSandboxIsOn() {
     String sandbox = valueOf(argv(Accelerator.TCG), "-sandbox");
     assertTrue(sandbox.startsWith("on,"));
