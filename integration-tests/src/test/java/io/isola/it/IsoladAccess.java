@@ -14,6 +14,11 @@ public final class IsoladAccess {
       process.start();
     }
 
+    /** isolad's state root (volume sources an admin may bind live under its volumes/). */
+    public Path stateRoot() {
+      return process.stateRoot;
+    }
+
     /** QEMU processes of this isolad's sandboxes. */
     public int qemuCount() {
       return IsolaProcess.qemuProcessesUnder(process.dir).size();

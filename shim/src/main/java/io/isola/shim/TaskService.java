@@ -373,7 +373,8 @@ final class TaskService {
     }
     Map<String, String> annotations = OciProcess.annotations(config);
     try {
-      sandboxSpec = SandboxAnnotations.apply(sandboxSpec, annotations, enabledAnnotations);
+      sandboxSpec = SandboxAnnotations.apply(sandboxSpec, annotations, enabledAnnotations).toBuilder()
+          .setNetwork(OciPlumbing.network(config)).build();
     } catch (SandboxAnnotations.RefusedException e) {
       throw new TtrpcException(StatusCode.INVALID_ARGUMENT, e.getMessage());
     }
@@ -404,6 +405,7 @@ final class TaskService {
           .setSandboxId(sandboxId)
           .setImage(rootfs.toString())
           .setProcess(spec)
+          .addAllMounts(OciPlumbing.mounts(config))
           .putLabels("io.containerd/namespace", namespace)
           .putLabels("io.containerd/id", r.getId());
       if (sandboxId.isEmpty()) {

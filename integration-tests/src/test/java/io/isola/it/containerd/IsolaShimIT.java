@@ -242,6 +242,22 @@ class IsolaShimIT {
   }
 
   @Test
+  void podNetworkNamespaceAndMountsReachTheVm() throws Exception {
+    Path volume = java.nio.file.Files.createDirectories(isolad.stateRoot().resolve("volumes").resolve("cfg"));
+    java.nio.file.Files.writeString(volume.resolve("app.conf"), "from-the-host\n");
+    try (io.isola.it.NetnsPair pair = new io.isola.it.NetnsPair("isshim" + ProcessHandle.current().pid(), 94)) {
+      Result r = ctrOk("run", "--rm", "--runtime", RUNTIME, "--with-ns", "network:" + pair.sandboxNsPath(),
+          "--mount", "type=bind,src=" + volume + ",dst=/etc/app,options=rbind:ro", IMAGE, "s10",
+          "sh", "-c", "cat /etc/app/app.conf; ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f4;"
+              + " (echo x > /etc/app/new) 2>/dev/null && echo WRITABLE || echo read-only");
+      assertEquals(List.of("from-the-host", pair.sandboxIp + "/24", "read-only"), r.stdout().lines().toList(),
+          () -> why(r));
+      assertTrue(pair.sandboxLinks().stream().noneMatch(l -> l.startsWith("isola")), "the tap went with the task");
+    }
+    assertEquals(List.of(), ContainerdProcess.mountsUnder(isolad.stateRoot()), "no volume bind left");
+  }
+
+  @Test
   void killedShimLeavesNothingBehind() throws Exception {
     int vmsBefore = isolad.qemuCount();
     ctrOk("run", "-d", "--runtime", RUNTIME, IMAGE, "s7", "sleep", "600");
