@@ -3,7 +3,7 @@
 MVN ?= mvn -B -q
 DEMO_DIR := build/images
 
-.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start bench-api bench-shim
+.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start bench-api bench-shim bench-net
 all: build
 
 setup:
@@ -51,4 +51,9 @@ bench-api: build
 # containerd: `ctr run --rm IMG true` with isola beside runc (median of RUNS), shim RSS per pod.
 bench-shim: build
 	@$(MVN) test -pl integration-tests -Dtest=ShimStartBenchmark -Disola.bench=true -Disola.bench.runs=$(RUNS) \
+	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false
+
+# TCP RTT and throughput container <-> peer: netns and nat sandboxes beside two plain namespaces.
+bench-net: build
+	@$(MVN) test -pl integration-tests -Dtest=NetworkBenchmark -Disola.bench=true -Disola.bench.runs=$(RUNS) \
 	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false
