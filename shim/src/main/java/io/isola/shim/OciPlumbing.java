@@ -58,6 +58,18 @@ final class OciPlumbing {
     return out;
   }
 
+  /** The size the spec gives its /dev/shm tmpfs; 0 = isolad's default (64 MiB). */
+  static long shmSize(JsonNode config) {
+    for (JsonNode m : config.path("mounts")) {
+      if (m.path("destination").asText("").equals("/dev/shm") && m.path("type").asText("").equals("tmpfs")) {
+        List<String> options = new ArrayList<>();
+        m.path("options").forEach(o -> options.add(o.asText()));
+        return tmpfsSize(options);
+      }
+    }
+    return 0;
+  }
+
   /** size=N[k|m|g] of a tmpfs; 0 when absent or not understood (the kernel's default). */
   static long tmpfsSize(List<String> options) {
     for (String o : options) {

@@ -406,6 +406,7 @@ final class TaskService {
           .setImage(rootfs.toString())
           .setProcess(spec)
           .addAllMounts(OciPlumbing.mounts(config))
+          .setShmSizeBytes(OciPlumbing.shmSize(config))
           .putLabels("io.containerd/namespace", namespace)
           .putLabels("io.containerd/id", r.getId());
       if (sandboxId.isEmpty()) {

@@ -46,6 +46,16 @@ class OciPlumbingTest {
   }
 
   @Test
+  void theSpecsShmSizeIsKept() throws Exception {
+    var config = OciProcess.JSON.readTree("""
+        {"mounts": [{"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                     "options": ["nosuid", "mode=1777", "size=131072k"]}]}
+        """);
+    assertEquals(128L << 20, OciPlumbing.shmSize(config));
+    assertEquals(0, OciPlumbing.shmSize(OciProcess.JSON.readTree("{}")));
+  }
+
+  @Test
   void tmpfsSizes() {
     assertEquals(1L << 30, OciPlumbing.tmpfsSize(List.of("size=1g")));
     assertEquals(512, OciPlumbing.tmpfsSize(List.of("mode=755", "size=512")));

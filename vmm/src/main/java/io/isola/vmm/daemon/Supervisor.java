@@ -103,6 +103,11 @@ public final class Supervisor implements AutoCloseable {
       throw Status.PERMISSION_DENIED.withDescription("network mode netns is for admin tenants; use nat or none")
           .asRuntimeException();
     }
+    if (!tenant.admin() && network.ports().stream().anyMatch(p -> p.hostPort() < 1024)) {
+      // QEMU binds published ports with the supervisor's privileges: no tenant takes a system port
+      throw Status.PERMISSION_DENIED.withDescription("host ports below 1024 are for admin tenants; publish on 1024-65535")
+          .asRuntimeException();
+    }
     GuestFiles guest;
     try {
       guest = GuestFiles.choose(catalog(), request.kernel(), request.baseImage());
