@@ -14,6 +14,7 @@ build: setup java guest-image demo-image
 java:
 	@echo "[build] Java modules (Maven)"
 	@$(MVN) install -DskipTests
+	@scripts/cds-archives.sh
 
 guest-image:
 	@$(MAKE) --no-print-directory -C guest-image
