@@ -80,9 +80,34 @@ static int copy_file(int sdir, int ddir, const char *name, const struct stat *st
 	return rc;
 }
 
-/* Move the tree at sdir into ddir, deleting each source entry once copied
- * so the initramfs never needs twice its size in RAM. Stays on one fs. */
-static void move_tree(int sdir, int ddir, dev_t dev)
+/* Move one entry that is not a directory from sdir to ddir. */
+static void move_leaf(int sdir, int ddir, const char *n, const struct stat *st)
+{
+	if (S_ISREG(st->st_mode)) {
+		if (copy_file(sdir, ddir, n, st) < 0)
+			die("copy %s: %s", n, strerror(errno));
+	} else if (S_ISLNK(st->st_mode)) {
+		char target[4096];
+		ssize_t l = readlinkat(sdir, n, target, sizeof target - 1);
+		if (l >= 0) {
+			target[l] = 0;
+			symlinkat(target, ddir, n);
+			fchownat(ddir, n, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
+		}
+	} else {
+		/* device nodes (dev/console), fifos, sockets */
+		mknodat(ddir, n, st->st_mode, st->st_rdev);
+		fchownat(ddir, n, st->st_uid, st->st_gid, 0);
+	}
+	unlinkat(sdir, n, 0);
+}
+
+/*
+ * Give the tmpfs at ddir the initramfs's content without copying it: every top-level
+ * directory is bind-mounted from the initramfs (13 MB copied under emulation was a
+ * measurable part of the boot), everything else at the top (/init, symlinks) is moved.
+ */
+static void graft_root(int sdir, int ddir, dev_t dev)
 {
 	DIR *d = fdopendir(dup(sdir));
 	struct dirent *e;
@@ -91,43 +116,21 @@ static void move_tree(int sdir, int ddir, dev_t dev)
 	while ((e = readdir(d))) {
 		const char *n = e->d_name;
 		struct stat st;
-		if (!strcmp(n, ".") || !strcmp(n, ".."))
+		char src[300], dst[320];
+		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "newroot"))
 			continue;
 		if (fstatat(sdir, n, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
-			continue; /* mount points (/newroot, /proc) */
-		if (S_ISDIR(st.st_mode)) {
-			mkdirat(ddir, n, st.st_mode & 07777);
-			int s = openat(sdir, n, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			int t = openat(ddir, n, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (s >= 0 && t >= 0)
-				move_tree(s, t, dev);
-			if (t >= 0) {
-				fchown(t, st.st_uid, st.st_gid);
-				fchmod(t, st.st_mode & 07777);
-				close(t);
-			}
-			if (s >= 0)
-				close(s);
-			unlinkat(sdir, n, AT_REMOVEDIR);
+			continue; /* mount points (/proc) */
+		if (!S_ISDIR(st.st_mode)) {
+			move_leaf(sdir, ddir, n, &st);
 			continue;
 		}
-		if (S_ISREG(st.st_mode)) {
-			if (copy_file(sdir, ddir, n, &st) < 0)
-				die("copy %s: %s", n, strerror(errno));
-		} else if (S_ISLNK(st.st_mode)) {
-			char target[4096];
-			ssize_t l = readlinkat(sdir, n, target, sizeof target - 1);
-			if (l >= 0) {
-				target[l] = 0;
-				symlinkat(target, ddir, n);
-				fchownat(ddir, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
-			}
-		} else {
-			/* device nodes (dev/console), fifos, sockets */
-			mknodat(ddir, n, st.st_mode, st.st_rdev);
-			fchownat(ddir, n, st.st_uid, st.st_gid, 0);
-		}
-		unlinkat(sdir, n, 0);
+		snprintf(src, sizeof src, "/%s", n);
+		snprintf(dst, sizeof dst, "/newroot/%s", n);
+		if (mkdirat(ddir, n, st.st_mode & 07777) < 0 && errno != EEXIST)
+			die("mkdir %s: %s", dst, strerror(errno));
+		if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+			die("bind %s: %s", src, strerror(errno));
 	}
 	closedir(d);
 }
@@ -149,7 +152,8 @@ void pid1_stage1(int argc, char **argv)
 
 	/* The initramfs root cannot be pivot_root'ed away from, and crun
 	 * must pivot_root (never run with pivot disabled). Do what
-	 * switch_root does: move the files to a tmpfs and make it "/". */
+	 * switch_root does, but graft instead of copying: a tmpfs with the
+	 * initramfs's directories bound into it becomes "/". */
 	if (stat("/", &st) < 0)
 		die("stat /: %s", strerror(errno));
 	mkdir("/newroot", 0755);
@@ -159,7 +163,7 @@ void pid1_stage1(int argc, char **argv)
 	int t = open("/newroot", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s < 0 || t < 0)
 		die("open root: %s", strerror(errno));
-	move_tree(s, t, st.st_dev);
+	graft_root(s, t, st.st_dev);
 	close(s);
 	close(t);
 	if (chdir("/newroot") < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
@@ -186,14 +190,30 @@ static void enable_controllers(void)
 	close(fd);
 }
 
+/* Whether the machine has PCI devices (q35); microvm has none, so no virtio_pci stack. */
+static bool pci_present(void)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	bool any = false;
+	while (d && !any && (e = readdir(d)))
+		any = e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return any;
+}
+
 static void load_modules(void)
 {
 	char list[16384], *line, *save;
+	bool pci = pci_present();
 	if (read_file("/lib/modules/load.list", list, sizeof list) <= 0)
 		return;
 	for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] != '/')
 			continue;
+		if (!pci && strstr(line, "/virtio_pci"))
+			continue; /* loading and signature-checking it is wasted time under emulation */
 		int fd = open(line, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			logmsg("module %s: %s", line, strerror(errno));
