@@ -16,10 +16,12 @@ final class HostService extends HostGrpc.HostImplBase {
   static final String VERSION = "0.1.0";
   private final AcceleratorProbe.Verdict accelerator;
   private final Path catalog;
+  private final java.util.function.IntSupplier warmVms;
 
-  HostService(AcceleratorProbe.Verdict accelerator, Path catalog) {
+  HostService(AcceleratorProbe.Verdict accelerator, Path catalog, java.util.function.IntSupplier warmVms) {
     this.accelerator = accelerator;
     this.catalog = catalog;
+    this.warmVms = warmVms;
   }
 
   @Override
@@ -27,7 +29,7 @@ final class HostService extends HostGrpc.HostImplBase {
     Calls.unary(response, () -> {
       HostInfo.Builder info = HostInfo.newBuilder().setVersion(VERSION)
           .setAccelerator(accelerator.accelerator().name()).setAcceleratorReason(accelerator.reason())
-          .setTenant(Tenants.current().name());
+          .setTenant(Tenants.current().name()).setWarmVms(warmVms.getAsInt());
       try {
         Catalog c = Catalog.load(catalog);
         c.kernels().forEach(k -> info.addKernels(CatalogEntry.newBuilder().setName(k.name()).setSha256(k.sha256())

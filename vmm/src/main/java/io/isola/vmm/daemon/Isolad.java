@@ -68,12 +68,13 @@ public final class Isolad implements Callable<Integer> {
     StateStore store = StateStore.open(d.stateRoot().resolve("isolad.db"));
     EventBus events = new EventBus();
     Supervisor supervisor = new Supervisor(new SupervisorSettings(d.runRoot(), d.stateRoot(), d.catalog(), d.qemu(),
-        d.defaultVcpus(), (int) d.defaultMemoryMib(), d.maxVcpus(), (int) d.maxMemoryMib(), d.volumeRoots()), store,
+        d.defaultVcpus(), (int) d.defaultMemoryMib(), d.maxVcpus(), (int) d.maxMemoryMib(), d.volumeRoots(), d.warmPoolSize()), store,
         new QemuBackend(d.qemu(), accelerator.accelerator()), events, new ContainerLogFiles());
     supervisor.recover();
+    supervisor.startWarmPool();
     ApiServer server = ApiServer.start(cfg, List.of(new SandboxesService(supervisor),
         new ContainersService(supervisor, imageRoots(d)), new EventsService(events),
-        new HostService(accelerator, d.catalog())));
+        new HostService(accelerator, d.catalog(), supervisor::warmVms)));
     System.err.println("isolad: serving on " + server.unixSocket()
         + server.tlsAddress().map(a -> " and TLS " + a).orElse("") + " (" + accelerator.accelerator() + ")");
 

@@ -68,6 +68,7 @@ public final class Supervisor implements AutoCloseable {
   private final Map<String, CompletableFuture<WaitProcessResponse>> exits = new ConcurrentHashMap<>();
   /** Serialises quota checks with the creations they admit. */
   private final Object admission = new Object();
+  private volatile WarmPool pool;
 
   public Supervisor(SupervisorSettings settings, StateStore store, Hypervisor hypervisor, EventBus events,
       ProcessLogs logs) {
@@ -80,6 +81,30 @@ public final class Supervisor implements AutoCloseable {
 
   EventBus events() {
     return events;
+  }
+
+  /**
+   * Starts keeping {@code warm_pool_size} VMs of the default profile booted (after recovery,
+   * which must not mistake them for sandboxes).
+   */
+  public void startWarmPool() {
+    GuestFiles defaults;
+    try {
+      defaults = GuestFiles.choose(catalog(), "", "");
+    } catch (CatalogException | StatusRuntimeException e) {
+      LOG.log(Level.WARNING, "no warm pool: the catalog has no default guest", e);
+      return;
+    }
+    pool = new WarmPool(settings.warmPoolSize(), new WarmPool.Profile(settings.defaultVcpus(),
+        settings.defaultMemoryMib(), defaults.kernel().name(), defaults.baseImage().name()),
+        () -> defaults, hypervisor, settings.runRoot(), settings.stateRoot());
+    pool.start();
+  }
+
+  /** Warm VMs waiting to be taken (0 without a pool). */
+  public int warmVms() {
+    WarmPool p = pool;
+    return p == null ? 0 : p.ready();
   }
 
   // ------------------------------------------------------------------ sandboxes
@@ -115,6 +140,7 @@ public final class Supervisor implements AutoCloseable {
       throw Failures.invalid(e.getMessage());
     }
     SandboxRecord record;
+    Optional<WarmPool.Warm> warm;
     synchronized (admission) {
       if (store.getSandbox(request.id()).isPresent()) {
         // Another tenant's id must not be revealed: same answer as for the caller's own.
@@ -128,12 +154,17 @@ public final class Supervisor implements AutoCloseable {
         throw quota.asRuntimeException();
       }
       SandboxDirectories dirs;
+      WarmPool current = pool;
+      warm = network.mode() != NetworkSpec.Mode.NONE || current == null ? Optional.empty()
+          : current.take(new WarmPool.Profile(vcpus, memory, guest.kernel().name(), guest.baseImage().name()));
       try {
-        dirs = SandboxDirectories.create(settings.runRoot(), settings.stateRoot(), request.id());
+        dirs = warm.isPresent() ? warm.get().dirs().moveTo(settings.runRoot(), settings.stateRoot(), request.id())
+            : SandboxDirectories.create(settings.runRoot(), settings.stateRoot(), request.id());
         Files.createDirectories(dirs.share());
         Files.createDirectories(dirs.readOnlyShare());
         Files.createDirectories(dirs.logs());
       } catch (IOException e) {
+        warm.ifPresent(w -> w.sandbox().close());
         throw Failures.internal("cannot create the sandbox's directories: " + e.getMessage(), e);
       }
       record = new SandboxRecord(request.id(), tenant.name(), SandboxRecord.State.CREATING, vcpus, memory,
@@ -142,14 +173,16 @@ public final class Supervisor implements AutoCloseable {
       store.putSandbox(record);
     }
     SandboxDirectories dirs = dirsOf(record);
-    Sandbox sandbox = null;
+    Sandbox sandbox = warm.map(WarmPool.Warm::sandbox).orElse(null);
     try {
       guest.verify(settings.stateRoot());
       SandboxPlumbing.Network plumbing = SandboxPlumbing.setUp(network, dirs);
-      VmSpec base = vmSpec(record, guest);
-      VmSpec spec = new VmSpec(base.name(), base.kernel(), base.initrd(), base.kernelArgs(), base.vcpus(),
-          base.memoryMib(), base.shares(), base.runDirectory(), plumbing.nics(), plumbing.netns());
-      sandbox = Sandbox.boot(hypervisor, spec, GuestBoot.BOOT_DEADLINE);
+      if (sandbox == null) { // else a warm VM booted ahead for this profile: now this sandbox's alone
+        VmSpec base = vmSpec(record, guest);
+        VmSpec spec = new VmSpec(base.name(), base.kernel(), base.initrd(), base.kernelArgs(), base.vcpus(),
+            base.memoryMib(), base.shares(), base.runDirectory(), plumbing.nics(), plumbing.netns());
+        sandbox = Sandbox.boot(hypervisor, spec, GuestBoot.BOOT_DEADLINE);
+      }
       SandboxPlumbing.configureGuest(sandbox, network, plumbing, dirs);
       long pid = sandbox.vm().pid();
       record = new SandboxRecord(record.id(), record.tenant(), SandboxRecord.State.RUNNING, vcpus, memory,
@@ -163,9 +196,15 @@ public final class Supervisor implements AutoCloseable {
       publish(record.tenant(), Event.Type.SANDBOX_CREATED, record.id(), "", "", 0, "");
       return record;
     } catch (CatalogException | SandboxException e) {
+      if (sandbox != null) {
+        sandbox.close();
+      }
       forgetSandbox(record, dirs);
       throw Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
     } catch (NetworkException e) {
+      if (sandbox != null) {
+        sandbox.close();
+      }
       forgetSandbox(record, dirs);
       throw Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException();
     } catch (TtrpcException | IOException e) {
@@ -717,6 +756,10 @@ public final class Supervisor implements AutoCloseable {
   /** Lets go of every VM and leaves it running, for the next isolad to adopt. */
   @Override
   public void close() {
+    WarmPool p = pool;
+    if (p != null) {
+      p.close();
+    }
     for (LiveSandbox sandbox : List.copyOf(live.values())) {
       live.remove(sandbox.id);
       sandbox.sandbox.release();

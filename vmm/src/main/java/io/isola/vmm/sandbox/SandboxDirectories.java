@@ -14,13 +14,32 @@ import java.nio.file.attribute.PosixFilePermissions;
 public record SandboxDirectories(String id, Path run, Path state) {
 
   public static SandboxDirectories create(Path runRoot, Path stateRoot, String id) throws IOException {
-    Path run = runRoot.resolve("sandboxes").resolve(id);
-    Path state = stateRoot.resolve("sandboxes").resolve(id);
+    return create(runRoot, stateRoot, id, "sandboxes");
+  }
+
+  /** As {@link #create(Path, Path, String)} under {@code <root>/<kind>/<id>} (kind "pool": warm VMs). */
+  public static SandboxDirectories create(Path runRoot, Path stateRoot, String id, String kind) throws IOException {
+    Path run = runRoot.resolve(kind).resolve(id);
+    Path state = stateRoot.resolve(kind).resolve(id);
     for (Path dir : new Path[] {run, state}) {
       Files.createDirectories(dir.getParent());
       Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
     return new SandboxDirectories(id, run, state);
+  }
+
+  /**
+   * Moves these directories (a warm VM's, which keeps running: QEMU holds its share, sockets
+   * and log open, so a rename does not disturb it) to where sandbox {@code id}'s belong.
+   */
+  public SandboxDirectories moveTo(Path runRoot, Path stateRoot, String newId) throws IOException {
+    Path newRun = runRoot.resolve("sandboxes").resolve(newId);
+    Path newState = stateRoot.resolve("sandboxes").resolve(newId);
+    Files.createDirectories(newRun.getParent());
+    Files.createDirectories(newState.getParent());
+    Files.move(run, newRun, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(state, newState, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    return new SandboxDirectories(newId, newRun, newState);
   }
 
   /** Opens the directories of an existing sandbox (after a supervisor restart). */
