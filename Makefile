@@ -3,7 +3,7 @@
 MVN ?= mvn -B -q
 DEMO_DIR := build/images
 
-.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start bench-api bench-shim bench-net
+.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start bench-api bench-shim bench-net bench-warm
 all: build
 
 setup:
@@ -57,4 +57,9 @@ bench-shim: build
 # TCP RTT and throughput container <-> peer: netns and nat sandboxes beside two plain namespaces.
 bench-net: build
 	@$(MVN) test -pl integration-tests -Dtest=NetworkBenchmark -Disola.bench=true -Disola.bench.runs=$(RUNS) \
+	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false
+
+# Warm start (a VM from the warm pool) beside cold start, API create+start+wait, one isolad.
+bench-warm: build
+	@$(MVN) test -pl integration-tests -Dtest=WarmStartBenchmark -Disola.bench=true -Disola.bench.runs=$(RUNS) \
 	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false

@@ -1,0 +1,85 @@
+package io.isola.it;
+
+import io.grpc.ManagedChannel;
+import io.isola.proto.v1.ContainerRef;
+import io.isola.proto.v1.ContainersGrpc;
+import io.isola.proto.v1.CreateContainerRequest;
+import io.isola.proto.v1.CreateSandboxRequest;
+import io.isola.proto.v1.DeleteContainerRequest;
+import io.isola.proto.v1.GetHostInfoRequest;
+import io.isola.proto.v1.HostGrpc;
+import io.isola.proto.v1.ProcessRef;
+import io.isola.proto.v1.ProcessSpec;
+import io.isola.vmm.api.ApiClients;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Warm start beside cold start in one isolad (warm_pool_size = 1): create + start + wait of a
+ * container running {@code true} in a sandbox of its own, through the API. Warm: the default
+ * profile, served from the pool (refilled before each warm run). Cold: the same with 257 MiB,
+ * which the pool does not serve, so a VM boots. {@code make bench-warm}; not part of the suite.
+ */
+@EnabledIfSystemProperty(named = "isola.bench", matches = "true")
+class WarmStartBenchmark {
+  @TempDir Path dir;
+
+  @Test
+  void warmBesideCold() throws Exception {
+    int runs = Integer.getInteger("isola.bench.runs", 5);
+    IsoladProcess isolad = new IsoladProcess(dir, "[daemon]\nwarm_pool_size = 1\n").start();
+    ManagedChannel channel = ApiClients.unix(isolad.socket);
+    try {
+      List<Long> warm = new ArrayList<>();
+      List<Long> cold = new ArrayList<>();
+      for (int i = 0; i < runs; i++) {
+        cold.add(run(channel, "cold" + i, 257));
+        awaitWarm(channel);
+        warm.add(run(channel, "warm" + i, 0));
+      }
+      Collections.sort(warm);
+      Collections.sort(cold);
+      String table = String.format("%nAPI create+start+wait of `true` in its own sandbox (%d interleaved rounds)%n"
+          + "  cold (VM boots)     median %5d ms (min %d, max %d)%n"
+          + "  warm (pooled VM)    median %5d ms (min %d, max %d)%n"
+          + "  ratio warm / cold: %.2f%n", runs, cold.get(runs / 2), cold.get(0), cold.get(runs - 1),
+          warm.get(runs / 2), warm.get(0), warm.get(runs - 1), (double) warm.get(runs / 2) / cold.get(runs / 2));
+      System.out.print(table);
+      Files.writeString(Path.of(System.getProperty("isola.bench.out", "target/bench-warm.txt")), table);
+    } finally {
+      channel.shutdownNow();
+      isolad.close();
+    }
+  }
+
+  private static long run(ManagedChannel channel, String id, int memoryMib) {
+    var containers = ContainersGrpc.newBlockingStub(channel).withDeadlineAfter(300, TimeUnit.SECONDS);
+    long t0 = System.nanoTime();
+    containers.createContainer(CreateContainerRequest.newBuilder().setId(id).setImage(IsolaProcess.DEMO_IMAGE
+        .toString()).setNewSandbox(CreateSandboxRequest.newBuilder().setMemoryMib(memoryMib))
+        .setProcess(ProcessSpec.newBuilder().addArgs("true")).build());
+    containers.startContainer(ContainerRef.newBuilder().setId(id).build());
+    containers.wait(ProcessRef.newBuilder().setContainerId(id).build());
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    containers.deleteContainer(DeleteContainerRequest.newBuilder().setId(id).setForce(true).build());
+    return ms;
+  }
+
+  private static void awaitWarm(ManagedChannel channel) throws InterruptedException {
+    for (int i = 0; i < 240; i++) {
+      if (HostGrpc.newBlockingStub(channel).getHostInfo(GetHostInfoRequest.getDefaultInstance()).getWarmVms() > 0) {
+        Thread.sleep(500); // let the freshly booted VM settle, as a pool that waited would be
+        return;
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError("the warm pool did not refill within 60 s");
+  }
+}
