@@ -13,6 +13,14 @@ import java.util.OptionalLong;
  * (none by default), a serial console to a file.
  */
 public final class QemuCommandLine {
+  /**
+   * The TCG translation cache, in MiB. QEMU's default lets it grow to 1 GiB per VM, so a guest
+   * running much code could inflate its QEMU's host memory; an idle sandbox uses about 40 MiB.
+   * 32 MiB bounds it with no measurable boot cost (measured: wall to agent ready within noise of
+   * the default; 16 MiB was slower).
+   */
+  static final int TCG_CODE_CACHE_MIB = 32;
+
   /** The name of the virtio-serial port the agent looks for in the guest. */
   public static final String AGENT_PORT_NAME = "isola.agent";
 
@@ -93,7 +101,7 @@ public final class QemuCommandLine {
     argv.add("-nographic");
     argv.add("-no-reboot"); // a guest reboot ends the VM: the agent powers off, never reboots
     add(argv, "-machine", microvm() ? "microvm,rtc=on" : "q35,sata=off,smbus=off,i8042=off,vmport=off");
-    add(argv, "-accel", accelerator == Accelerator.KVM ? "kvm" : "tcg,thread=multi");
+    add(argv, "-accel", accelerator == Accelerator.KVM ? "kvm" : "tcg,thread=multi,tb-size=" + TCG_CODE_CACHE_MIB);
     add(argv, "-cpu", accelerator == Accelerator.KVM ? "host" : "max");
     add(argv, "-smp", Integer.toString(vcpus));
     add(argv, "-m", memoryMib + "M");
