@@ -3,7 +3,7 @@
 MVN ?= mvn -B -q
 DEMO_DIR := build/images
 
-.PHONY: all setup build java guest-image demo-image run test unit-test clean bench-start bench-api bench-shim bench-net bench-warm
+.PHONY: all setup build java guest-image demo-image run test unit-test clean bench bench-start bench-api bench-shim bench-net bench-warm
 all: build
 
 setup:
@@ -62,4 +62,12 @@ bench-net: build
 # Warm start (a VM from the warm pool) beside cold start, API create+start+wait, one isolad.
 bench-warm: build
 	@$(MVN) test -pl integration-tests -Dtest=WarmStartBenchmark -Disola.bench=true -Disola.bench.runs=$(RUNS) \
+	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false
+
+# The benchmark suite: every row of docs/performance.md measured in one run, as ratios with
+# medians of RUNS; the table is printed and written to build/bench.txt. DENSITY caps row 6.
+DENSITY ?= 150
+bench: build
+	@$(MVN) test -pl integration-tests -Dtest=BenchSuite -Disola.bench=true -Disola.bench.runs=$(RUNS) \
+	  -Disola.bench.density=$(DENSITY) -Disola.bench.out=$(CURDIR)/build/bench.txt \
 	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false

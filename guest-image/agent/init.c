@@ -219,8 +219,17 @@ static void load_modules(void)
 			logmsg("module %s: %s", line, strerror(errno));
 			continue;
 		}
-		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
-			logmsg("module %s: %s", line, strerror(errno));
+		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST) {
+			int e = errno;
+			close(fd);
+			if (e == ENOSYS) {
+				/* a kernel without module support (the minimal one) has it all built in */
+				logmsg("kernel has no module support; drivers are built in");
+				return;
+			}
+			logmsg("module %s: %s", line, strerror(e));
+			continue;
+		}
 		close(fd);
 	}
 }

@@ -49,6 +49,11 @@ public final class IsoladProcess implements AutoCloseable {
     throw new AssertionError("isolad did not start: " + Files.readString(dir.resolve("isolad.log")));
   }
 
+  /** isolad's pid (bin/isolad execs the JVM). */
+  long pid() {
+    return process.pid();
+  }
+
   void kill9() throws InterruptedException {
     process.destroyForcibly();
     process.waitFor(30, TimeUnit.SECONDS);

@@ -34,6 +34,23 @@ class WarmStartBenchmark {
   @Test
   void warmBesideCold() throws Exception {
     int runs = Integer.getInteger("isola.bench.runs", 5);
+    Times t = measure(dir, runs);
+    List<Long> warm = t.warm();
+    List<Long> cold = t.cold();
+    String table = String.format("%nAPI create+start+wait of `true` in its own sandbox (%d interleaved rounds)%n"
+          + "  cold (VM boots)     median %5d ms (min %d, max %d)%n"
+          + "  warm (pooled VM)    median %5d ms (min %d, max %d)%n"
+          + "  ratio warm / cold: %.2f%n", runs, cold.get(runs / 2), cold.get(0), cold.get(runs - 1),
+          warm.get(runs / 2), warm.get(0), warm.get(runs - 1), (double) warm.get(runs / 2) / cold.get(runs / 2));
+    System.out.print(table);
+    Files.writeString(Path.of(System.getProperty("isola.bench.out", "target/bench-warm.txt")), table);
+  }
+
+  /** Sorted times in ms of cold and warm runs. */
+  record Times(List<Long> cold, List<Long> warm) {}
+
+  /** Interleaved cold and warm runs in one isolad with a warm pool of one, started in {@code dir}. */
+  static Times measure(Path dir, int runs) throws Exception {
     IsoladProcess isolad = new IsoladProcess(dir, "[daemon]\nwarm_pool_size = 1\n").start();
     ManagedChannel channel = ApiClients.unix(isolad.socket);
     try {
@@ -46,13 +63,7 @@ class WarmStartBenchmark {
       }
       Collections.sort(warm);
       Collections.sort(cold);
-      String table = String.format("%nAPI create+start+wait of `true` in its own sandbox (%d interleaved rounds)%n"
-          + "  cold (VM boots)     median %5d ms (min %d, max %d)%n"
-          + "  warm (pooled VM)    median %5d ms (min %d, max %d)%n"
-          + "  ratio warm / cold: %.2f%n", runs, cold.get(runs / 2), cold.get(0), cold.get(runs - 1),
-          warm.get(runs / 2), warm.get(0), warm.get(runs - 1), (double) warm.get(runs / 2) / cold.get(runs / 2));
-      System.out.print(table);
-      Files.writeString(Path.of(System.getProperty("isola.bench.out", "target/bench-warm.txt")), table);
+      return new Times(cold, warm);
     } finally {
       channel.shutdownNow();
       isolad.close();

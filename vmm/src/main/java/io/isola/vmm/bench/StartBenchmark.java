@@ -26,19 +26,31 @@ public final class StartBenchmark {
   private StartBenchmark() {}
 
   public static void main(String[] args) throws Exception {
-    Path launcher = Path.of(args[0]);
-    Catalog catalog = Catalog.load(Path.of(args[1]));
-    String image = args[2];
-    int runs = Integer.parseInt(args[3]);
-    int memory = Integer.parseInt(args[4]);
+    measure(Path.of(args[0]), Catalog.load(Path.of(args[1])), args[2], Integer.parseInt(args[3]),
+        Integer.parseInt(args[4]), args.length > 5 ? args[5] : null);
+  }
+
+  /** Medians, minima and maxima of the floor and of {@code isola run}, in ms. */
+  public record Result(long floorMedian, long floorMin, long floorMax, long runMedian, long runMin, long runMax) {
+    public double ratio() {
+      return (double) runMedian / floorMedian;
+    }
+  }
+
+  /**
+   * Interleaved rounds of the floor and {@code isola run --rm IMAGE -- true} with guest kernel
+   * {@code kernel} (null: the catalog's default); prints and returns them.
+   */
+  public static Result measure(Path launcher, Catalog catalog, String image, int runs, int memory, String kernel)
+      throws Exception {
     Path work = Files.createTempDirectory("isola-bench");
     List<Long> floor = new ArrayList<>();
     List<Long> run = new ArrayList<>();
     long floorRss = 0;
     long runRss = 0;
     for (int i = 0; i < runs; i++) {
-      Measurement f = floor(catalog, work.resolve("floor-" + i), memory);
-      Measurement r = isolaRun(launcher, image, work, memory);
+      Measurement f = floor(catalog, kernel, work.resolve("floor-" + i), memory);
+      Measurement r = isolaRun(launcher, image, work, memory, kernel);
       floor.add(f.millis);
       run.add(r.millis);
       floorRss = Math.max(floorRss, f.peakRssKib);
@@ -52,13 +64,15 @@ public final class StartBenchmark {
     System.out.printf("ratio of medians (run / floor): %.2f%n", (double) median(run) / median(floor));
     System.out.printf("QEMU peak RSS: floor %d MiB, isola run %d MiB (guest memory %d MiB)%n",
         floorRss / 1024, runRss / 1024, memory);
+    return new Result(median(floor), Collections.min(floor), Collections.max(floor), median(run),
+        Collections.min(run), Collections.max(run));
   }
 
   private record Measurement(long millis, long peakRssKib) {}
 
-  private static Measurement floor(Catalog catalog, Path dir, int memory) throws Exception {
+  private static Measurement floor(Catalog catalog, String kernelName, Path dir, int memory) throws Exception {
     Files.createDirectories(dir);
-    Catalog.Kernel kernel = catalog.kernel(null);
+    Catalog.Kernel kernel = catalog.kernel(kernelName);
     Catalog.BaseImage base = catalog.baseImage(null);
     Path share = Files.createDirectories(dir.resolve("share"));
     VmSpec spec = new VmSpec("floor", kernel.file(), base.file(), GuestBoot.KERNEL_ARGS + " isola.poweroff_at_init",
@@ -74,9 +88,16 @@ public final class StartBenchmark {
     return new Measurement((System.nanoTime() - start) / 1_000_000, rss);
   }
 
-  private static Measurement isolaRun(Path launcher, String image, Path work, int memory) throws Exception {
-    ProcessBuilder builder = new ProcessBuilder(launcher.toString(), "run", "--rm", "--memory", Integer.toString(memory),
-        image, "--", "true").redirectErrorStream(true).redirectOutput(work.resolve("run.log").toFile());
+  private static Measurement isolaRun(Path launcher, String image, Path work, int memory, String kernel)
+      throws Exception {
+    List<String> argv = new ArrayList<>(List.of(launcher.toString(), "run", "--rm", "--memory",
+        Integer.toString(memory)));
+    if (kernel != null) {
+      argv.addAll(List.of("--kernel", kernel));
+    }
+    argv.addAll(List.of(image, "--", "true"));
+    ProcessBuilder builder = new ProcessBuilder(argv).redirectErrorStream(true)
+        .redirectOutput(work.resolve("run.log").toFile());
     builder.environment().put("ISOLA_RUN_ROOT", work.resolve("run").toString());
     builder.environment().put("ISOLA_STATE_ROOT", work.resolve("state").toString());
     long start = System.nanoTime();
