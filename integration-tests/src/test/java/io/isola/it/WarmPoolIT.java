@@ -45,7 +45,8 @@ class WarmPoolIT {
     }
   }
 
-  private static void awaitWarm(ManagedChannel channel) throws InterruptedException {
+  /** Waits until isolad reports a warm VM (at most 60 s). */
+  static void awaitWarm(ManagedChannel channel) throws InterruptedException {
     for (int i = 0; i < 120; i++) {
       if (HostGrpc.newBlockingStub(channel).getHostInfo(GetHostInfoRequest.getDefaultInstance()).getWarmVms() > 0) {
         return;

@@ -6,8 +6,6 @@ import io.isola.proto.v1.ContainersGrpc;
 import io.isola.proto.v1.CreateContainerRequest;
 import io.isola.proto.v1.CreateSandboxRequest;
 import io.isola.proto.v1.DeleteContainerRequest;
-import io.isola.proto.v1.GetHostInfoRequest;
-import io.isola.proto.v1.HostGrpc;
 import io.isola.proto.v1.ProcessRef;
 import io.isola.proto.v1.ProcessSpec;
 import io.isola.vmm.api.ApiClients;
@@ -58,7 +56,8 @@ class WarmStartBenchmark {
       List<Long> cold = new ArrayList<>();
       for (int i = 0; i < runs; i++) {
         cold.add(run(channel, "cold" + i, 257));
-        awaitWarm(channel);
+        WarmPoolIT.awaitWarm(channel);
+        Thread.sleep(500); // let the freshly booted VM settle, as a pool that waited would be
         warm.add(run(channel, "warm" + i, 0));
       }
       Collections.sort(warm);
@@ -81,16 +80,5 @@ class WarmStartBenchmark {
     long ms = (System.nanoTime() - t0) / 1_000_000;
     containers.deleteContainer(DeleteContainerRequest.newBuilder().setId(id).setForce(true).build());
     return ms;
-  }
-
-  private static void awaitWarm(ManagedChannel channel) throws InterruptedException {
-    for (int i = 0; i < 240; i++) {
-      if (HostGrpc.newBlockingStub(channel).getHostInfo(GetHostInfoRequest.getDefaultInstance()).getWarmVms() > 0) {
-        Thread.sleep(500); // let the freshly booted VM settle, as a pool that waited would be
-        return;
-      }
-      Thread.sleep(250);
-    }
-    throw new AssertionError("the warm pool did not refill within 60 s");
   }
 }

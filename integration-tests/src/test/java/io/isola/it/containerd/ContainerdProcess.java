@@ -270,18 +270,7 @@ public final class ContainerdProcess implements AutoCloseable {
 
   /** Mount points at or under {@code path}, from /proc/self/mountinfo, deepest first. */
   public static List<Path> mountsUnder(Path path) throws IOException {
-    List<Path> mounts = new ArrayList<>();
-    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-      String[] fields = line.split(" ");
-      if (fields.length > 4) {
-        Path mountPoint = Path.of(unescapeMountinfo(fields[4]));
-        if (mountPoint.startsWith(path)) {
-          mounts.add(mountPoint);
-        }
-      }
-    }
-    mounts.sort(Comparator.comparingInt(Path::getNameCount).reversed());
-    return mounts;
+    return io.isola.vmm.volume.MountTable.mountPointsUnder(path);
   }
 
   /** Processes whose command line has {@code -address <this containerd's socket>}: the shims it started. */
@@ -413,21 +402,6 @@ public final class ContainerdProcess implements AutoCloseable {
     } catch (IOException e) {
       return List.of();
     }
-  }
-
-  private static String unescapeMountinfo(String s) {
-    StringBuilder out = new StringBuilder();
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '\\' && i + 3 < s.length()
-          && s.substring(i + 1, i + 4).chars().allMatch(d -> d >= '0' && d <= '7')) {
-        out.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
-        i += 3;
-      } else {
-        out.append(c);
-      }
-    }
-    return out.toString();
   }
 
   static String shellQuote(String s) {

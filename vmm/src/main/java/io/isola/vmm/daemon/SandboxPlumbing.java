@@ -38,20 +38,20 @@ final class SandboxPlumbing {
 
   static Network setUp(NetworkSpec spec, SandboxDirectories dirs) throws NetworkException, IOException {
     String netns = spec.netns() == null ? "" : spec.netns().toString();
-    new NetworkState(spec.mode().name(), netns, List.of(), spec.hostname(), List.of()).write(dirs.state());
+    List<String> links = spec.mode() == NetworkSpec.Mode.NETNS ? NetnsAttachment.interfaceNames(spec.netns())
+        : List.of();
+    // recorded before anything is set up: a crash half way is still undone (detach is idempotent)
+    new NetworkState(spec.mode().name(), netns, links, spec.hostname(), List.of()).write(dirs.state());
     Network network = switch (spec.mode()) {
       case NONE -> new Network(List.of(), null, GuestNetwork.LOOPBACK_ONLY);
       case NAT -> new Network(List.of(NatNetwork.nic(spec.ports())), null, NatNetwork.guest());
       case NETNS -> {
-        // recorded before attaching: a crash half way is still undone (detach is idempotent)
-        List<String> all = NetnsAttachment.interfaceNames(spec.netns());
-        new NetworkState(spec.mode().name(), netns, all, spec.hostname(), List.of()).write(dirs.state());
         NetnsAttachment.Attached attached = NetnsAttachment.attach(spec.netns());
         yield new Network(List.copyOf(attached.taps()), spec.netns(), attached.guest());
       }
     };
-    new NetworkState(spec.mode().name(), netns, NetworkState.read(dirs.state()).map(NetworkState::links)
-        .orElse(List.of()), spec.hostname(), network.guest().addresses()).write(dirs.state());
+    new NetworkState(spec.mode().name(), netns, links, spec.hostname(), network.guest().addresses())
+        .write(dirs.state());
     return network;
   }
 

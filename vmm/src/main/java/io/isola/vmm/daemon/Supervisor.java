@@ -329,8 +329,8 @@ public final class Supervisor implements AutoCloseable {
   private static void removeDirs(SandboxDirectories dirs) {
     SandboxPlumbing.tearDown(dirs);
     try {
-      FileTrees.deleteTree(dirs.run());
-      FileTrees.deleteTree(dirs.state());
+      dirs.removeRun();
+      dirs.removeState();
     } catch (IOException e) {
       LOG.log(Level.WARNING, "cannot remove the files of sandbox " + dirs.id(), e);
     }

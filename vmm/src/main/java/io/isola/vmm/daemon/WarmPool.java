@@ -7,7 +7,6 @@ import io.isola.vmm.sandbox.GuestFiles;
 import io.isola.vmm.sandbox.Sandbox;
 import io.isola.vmm.sandbox.SandboxDirectories;
 import io.isola.vmm.sandbox.SandboxException;
-import io.isola.vmm.util.FileTrees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -151,8 +150,8 @@ final class WarmPool implements AutoCloseable {
 
   private static void remove(SandboxDirectories dirs) {
     try {
-      FileTrees.deleteTree(dirs.run());
-      FileTrees.deleteTree(dirs.state());
+      dirs.removeRun();
+      dirs.removeState();
     } catch (IOException e) {
       LOG.log(Level.WARNING, "cannot remove pooled VM files " + dirs.run(), e);
     }

@@ -3,6 +3,7 @@ package io.isola.vmm.network;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.isola.vmm.hypervisor.VmSpec;
+import io.isola.vmm.util.HostCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -102,7 +103,8 @@ public final class NetnsAttachment {
    * qdiscs of {@code links}. Idempotent, and quiet when the namespace is already gone.
    */
   public static void detach(Path netns, List<String> links) {
-    if (!Files.exists(netns, LinkOption.NOFOLLOW_LINKS) && !Files.exists(netns)) {
+    // lstat, not stat: /proc/<pid>/ns/net is a link stat may not be allowed to follow
+    if (!Files.exists(netns, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
     for (String link : links) {

@@ -1,6 +1,6 @@
 package io.isola.vmm.volume;
 
-import io.isola.vmm.network.HostCommand;
+import io.isola.vmm.util.HostCommand;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

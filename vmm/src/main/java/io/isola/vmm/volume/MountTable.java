@@ -18,6 +18,16 @@ public final class MountTable {
     return mountPointsUnder(Files.readAllLines(MOUNTINFO), root.toAbsolutePath().normalize());
   }
 
+  /** Whether something is mounted exactly at {@code target} (compared by real path); false if it cannot tell. */
+  public static boolean isMountPoint(Path target) {
+    try {
+      Path wanted = target.toRealPath();
+      return mountPointsUnder(Files.readAllLines(MOUNTINFO), wanted).contains(wanted);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   static List<Path> mountPointsUnder(List<String> mountinfo, Path root) {
     List<Path> found = new ArrayList<>();
     for (String line : mountinfo) {

@@ -1,4 +1,4 @@
-package io.isola.vmm.network;
+package io.isola.vmm.util;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
