@@ -5,6 +5,9 @@ import io.isola.vmm.api.config.DaemonConfig;
 import io.isola.vmm.catalog.Catalog;
 import io.isola.vmm.catalog.CatalogException;
 import io.isola.vmm.qemu.AcceleratorProbe;
+import io.isola.vmm.jail.JailException;
+import io.isola.vmm.jail.JailSettings;
+import io.isola.vmm.jail.Jailer;
 import io.isola.vmm.qemu.QemuBackend;
 import io.isola.vmm.state.StateStore;
 import java.nio.file.Files;
@@ -65,12 +68,16 @@ public final class Isolad implements Callable<Integer> {
     Files.createDirectories(d.runRoot());
 
     AcceleratorProbe.Verdict accelerator = accelerator(d);
+    Jailer jailer = jailer(cfg.jail());
     StateStore store = StateStore.open(d.stateRoot().resolve("isolad.db"));
     EventBus events = new EventBus();
     Supervisor supervisor = new Supervisor(new SupervisorSettings(d.runRoot(), d.stateRoot(), d.catalog(), d.qemu(),
         d.defaultVcpus(), (int) d.defaultMemoryMib(), d.maxVcpus(), (int) d.maxMemoryMib(), d.volumeRoots(), d.warmPoolSize()), store,
-        new QemuBackend(d.qemu(), accelerator.accelerator()), events, new ContainerLogFiles());
+        new QemuBackend(d.qemu(), accelerator.accelerator(), jailer), events, new ContainerLogFiles());
     supervisor.recover();
+    if (jailer != null) {
+      jailer.sweep(); // cgroups of VMs that ended while no isolad watched
+    }
     supervisor.startWarmPool();
     ApiServer server = ApiServer.start(cfg, List.of(new SandboxesService(supervisor),
         new ContainersService(supervisor, imageRoots(d)), new EventsService(events),
@@ -96,6 +103,19 @@ public final class Isolad implements Callable<Integer> {
   /** Images a non-admin tenant may name: the state root's images directory. */
   private static List<Path> imageRoots(DaemonConfig.Daemon d) {
     return List.of(d.stateRoot().resolve("images"));
+  }
+
+  /** The jail every QEMU starts in; null (with a warning) only when the configuration disables it. */
+  private static Jailer jailer(JailSettings settings) throws JailException {
+    if (!settings.enabled()) {
+      System.err.println("isolad: warning: [jail] enabled = false: every QEMU runs as isolad's own user, "
+          + "unconfined; a guest that escapes QEMU owns this host");
+      return null;
+    }
+    Jailer jailer = Jailer.create(settings.withJailerFromEnvironment(), false);
+    System.err.println("isolad: QEMU is jailed: own uid from " + settings.uidBase() + ", mount namespace, "
+        + jailer.cgroups().describe());
+    return jailer;
   }
 
   private static AcceleratorProbe.Verdict accelerator(DaemonConfig.Daemon d) throws CatalogException {

@@ -367,6 +367,8 @@ public final class Supervisor implements AutoCloseable {
       VolumeStager volumes = volumeStager(tenant, sandbox.dirs);
       try (Image image = Image.open(request.image())) {
         PreparedRootfs prepared = image.unpackTo(rootfs);
+        // before volumes are bound below it: the hand-over never crosses into a volume
+        sandbox.sandbox.vm().handOver(sandbox.dirs.share().resolve(request.id()));
         List<RunOptions.Mount> mounts = new java.util.ArrayList<>(VolumeStager.etcMounts(sandbox.dirs.readOnlyShare()));
         List<RunOptions.Mount> staged = volumes.stage(request.id(), request.volumes());
         mounts.removeIf(m -> staged.stream().anyMatch(v -> v.destination().equals(m.destination())));

@@ -1,6 +1,9 @@
 package io.isola.vmm.hypervisor;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.OptionalLong;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
@@ -16,6 +19,15 @@ public interface Vm extends AutoCloseable {
 
   /** Asks the hypervisor to stop the VM now (QMP quit), then kills it if it lingers. */
   void stop(Duration grace);
+
+  /**
+   * Gives the hypervisor a tree it will serve read-write to the guest, made after the VM
+   * started (a container's root filesystem). A no-op when the hypervisor is not confined.
+   */
+  void handOver(Path tree) throws IOException;
+
+  /** The uid the hypervisor runs as when confined (its jail's), empty when unconfined. */
+  OptionalLong confinedUid();
 
   /** The last lines of the guest console, for error messages about a failed boot. */
   Optional<String> consoleTail(int maxBytes);

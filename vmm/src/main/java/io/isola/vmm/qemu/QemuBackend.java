@@ -3,6 +3,8 @@ package io.isola.vmm.qemu;
 import io.isola.vmm.hypervisor.Hypervisor;
 import io.isola.vmm.hypervisor.Vm;
 import io.isola.vmm.hypervisor.VmSpec;
+import io.isola.vmm.jail.Jail;
+import io.isola.vmm.jail.Jailer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,10 +18,17 @@ public final class QemuBackend implements Hypervisor {
 
   private final Path qemuBinary;
   private final Accelerator accelerator;
+  private final Jailer jailer; // null: QEMU runs as the supervisor's user (development only)
 
+  /** Unconfined QEMU: benchmarks' floors and hosts where the jail is disabled. */
   public QemuBackend(Path qemuBinary, Accelerator accelerator) {
+    this(qemuBinary, accelerator, null);
+  }
+
+  public QemuBackend(Path qemuBinary, Accelerator accelerator, Jailer jailer) {
     this.qemuBinary = qemuBinary;
     this.accelerator = accelerator;
+    this.jailer = jailer;
   }
 
   static Path qemuLog(VmSpec spec) {
@@ -28,6 +37,24 @@ public final class QemuBackend implements Hypervisor {
 
   @Override
   public Vm launch(VmSpec spec) throws IOException {
+    Jail jail = jailer == null ? null : jailer.prepare(spec);
+    try {
+      return start(spec, jail);
+    } catch (IOException | RuntimeException e) {
+      if (jail != null) {
+        jail.release();
+      }
+      throw e;
+    }
+  }
+
+  private List<String> command(VmSpec spec, Jail jail) {
+    List<String> qemu = new QemuCommandLine(qemuBinary, accelerator).build(spec);
+    if (jail != null) {
+      // The jailer joins the cgroup and network namespace, starts a session, builds the mount
+      // namespace, drops to the sandbox's uid and execs QEMU (so the pid stays QEMU's).
+      return jail.command(qemu, accelerator == Accelerator.KVM);
+    }
     List<String> argv = new ArrayList<>();
     // Its own session: signals to the supervisor's process group (a terminal's Ctrl-C) never
     // reach it, and it outlives a supervisor that dies (the next one adopts it).
@@ -38,7 +65,12 @@ public final class QemuBackend implements Hypervisor {
       argv.add("nsenter");
       argv.add("--net=" + spec.networkNamespace());
     }
-    argv.addAll(new QemuCommandLine(qemuBinary, accelerator).build(spec));
+    argv.addAll(qemu);
+    return argv;
+  }
+
+  private Vm start(VmSpec spec, Jail jail) throws IOException {
+    List<String> argv = command(spec, jail);
     ProcessBuilder builder = new ProcessBuilder(argv)
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
         .redirectErrorStream(true)
@@ -52,9 +84,12 @@ public final class QemuBackend implements Hypervisor {
     } catch (IOException e) {
       throw new IOException("cannot start " + qemuBinary + " (install qemu-system-x86: make setup): " + e.getMessage(), e);
     }
-    QemuVm vm = new QemuVm(spec, process);
+    QemuVm vm = new QemuVm(spec, process, jail);
     try {
       vm.attachQmp(connectControl(spec, process));
+      if (jail != null) {
+        jail.sealRunDirectory();
+      }
       return vm;
     } catch (IOException | RuntimeException e) {
       vm.close();
@@ -100,7 +135,7 @@ public final class QemuBackend implements Hypervisor {
   public Vm adopt(VmSpec spec, long pid) throws IOException {
     ProcessHandle handle = ProcessHandle.of(pid)
         .orElseThrow(() -> new IOException("QEMU pid " + pid + " is gone"));
-    QemuVm vm = new QemuVm(spec, handle);
+    QemuVm vm = new QemuVm(spec, handle, jailer == null ? null : jailer.adopt(spec, pid));
     try {
       vm.attachQmp(QmpClient.connect(spec.controlSocket(), event -> { }, Duration.ofSeconds(5)));
       return vm;
@@ -112,6 +147,6 @@ public final class QemuBackend implements Hypervisor {
 
   @Override
   public String describe() {
-    return "QEMU " + qemuBinary + " (" + accelerator + ")";
+    return "QEMU " + qemuBinary + " (" + accelerator + (jailer == null ? ", unconfined" : ", jailed") + ")";
   }
 }

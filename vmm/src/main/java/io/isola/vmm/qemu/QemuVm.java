@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalLong;
+import io.isola.vmm.jail.Jail;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -29,18 +31,51 @@ final class QemuVm implements Vm {
   private volatile QmpClient qmp;
   private volatile boolean stopRequested;
 
-  QemuVm(VmSpec spec, Process child) {
+  private final Jail jail; // null when QEMU runs unconfined
+
+  QemuVm(VmSpec spec, Process child, Jail jail) {
     this.spec = spec;
     this.process = child.toHandle();
-    this.exit = child.onExit().thenApply(this::describeExit);
+    this.jail = jail;
+    this.exit = child.onExit().thenApply(p -> released(describeExit(p)));
   }
 
   /** A QEMU that outlived the supervisor that started it. */
-  QemuVm(VmSpec spec, ProcessHandle adopted) {
+  QemuVm(VmSpec spec, ProcessHandle adopted, Jail jail) {
     this.spec = spec;
     this.process = adopted;
-    this.exit = adopted.onExit().thenApply(h -> new VmExit(-1, stopRequested ? "stopped"
-        : "QEMU exited (status unknown: it was adopted after a supervisor restart)"));
+    this.jail = jail;
+    this.exit = adopted.onExit().thenApply(h -> released(new VmExit(-1, stopRequested ? "stopped"
+        : outOfMemory().orElse("QEMU exited (status unknown: it was adopted after a supervisor restart)"))));
+  }
+
+  /** Releases the jail (cgroup, uid, share mounts) before anyone waiting learns of the exit. */
+  private VmExit released(VmExit vmExit) {
+    if (jail != null) {
+      jail.release();
+    }
+    return vmExit;
+  }
+
+  /** Why the kernel killed QEMU, if it was its cgroup's memory limit. */
+  private Optional<String> outOfMemory() {
+    if (jail != null && jail.cgroup().oomKilled()) {
+      return Optional.of("QEMU went past its memory limit (guest memory " + spec.memoryMib()
+          + " MiB plus the configured overhead) and the host killed it");
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public void handOver(Path tree) throws IOException {
+    if (jail != null) {
+      jail.handOver(tree);
+    }
+  }
+
+  @Override
+  public OptionalLong confinedUid() {
+    return jail == null ? OptionalLong.empty() : OptionalLong.of(jail.uid());
   }
 
   void attachQmp(QmpClient qmp) {
@@ -55,7 +90,7 @@ final class QemuVm implements Vm {
     } else if (code == 0) {
       how = "guest powered off";
     } else if (code > 128) {
-      how = "QEMU was killed by signal " + (code - 128);
+      how = outOfMemory().orElse("QEMU was killed by signal " + (code - 128));
     } else {
       how = "QEMU exited with status " + code + qemuLogTail().map(t -> ": " + t).orElse("");
     }

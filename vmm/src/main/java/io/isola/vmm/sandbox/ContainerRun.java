@@ -12,6 +12,9 @@ import io.isola.vmm.image.PreparedRootfs;
 import io.isola.vmm.image.RuntimeSpecBuilder;
 import io.isola.vmm.qemu.AcceleratorProbe;
 import io.isola.vmm.qemu.Accelerator;
+import io.isola.vmm.jail.JailException;
+import io.isola.vmm.jail.JailSettings;
+import io.isola.vmm.jail.Jailer;
 import io.isola.vmm.qemu.QemuBackend;
 import java.io.IOException;
 import java.io.InputStream;
@@ -82,7 +85,7 @@ public final class ContainerRun {
       trace.mark("prepare rootfs");
       VmSpec spec = guest.vmSpec(id, request.vcpus(), request.memoryMib(),
           List.of(new VmSpec.Share(ROOTFS_TAG, rootfs.path(), false)), dirs.run());
-      try (Sandbox sandbox = Sandbox.boot(new QemuBackend(request.qemu(), accelerator), spec, GuestBoot.BOOT_DEADLINE)) {
+      try (Sandbox sandbox = Sandbox.boot(new QemuBackend(request.qemu(), accelerator, jailer()), spec, GuestBoot.BOOT_DEADLINE)) {
         trace.mark("boot sandbox");
         signals.attach(sandbox);
         if (signals.forcedTeardown() != 0) {
@@ -107,6 +110,22 @@ public final class ContainerRun {
       signals.uninstall();
       cleanUp(dirs, keepFilesystem);
     }
+  }
+
+  /**
+   * The jail for this run's QEMU, as isolad's default [jail] settings make it. Without root
+   * (or with ISOLA_JAIL=off) QEMU runs unconfined, and the user is told.
+   */
+  private Jailer jailer() throws JailException {
+    if ("off".equals(System.getenv("ISOLA_JAIL"))) {
+      stderr.println("isola: warning: ISOLA_JAIL=off: QEMU runs unconfined");
+      return null;
+    }
+    if (!"root".equals(System.getProperty("user.name"))) {
+      stderr.println("isola: warning: not root: QEMU runs unconfined, as your own user");
+      return null;
+    }
+    return Jailer.create(JailSettings.DEFAULTS.withJailerFromEnvironment(), true);
   }
 
   private Accelerator chooseAccelerator(GuestFiles guest) {

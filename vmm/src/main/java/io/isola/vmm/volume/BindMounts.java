@@ -2,6 +2,7 @@ package io.isola.vmm.volume;
 
 import io.isola.vmm.util.HostCommand;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.logging.Logger;
@@ -18,20 +19,32 @@ public final class BindMounts {
 
   /**
    * Binds {@code source} onto {@code target} (an existing empty directory or file). Read-only binds
-   * are remounted read-only and not recursive, so no writable submount of the source shows through.
+   * are not recursive, so no writable submount of the source shows through.
+   *
+   * <p>A jailed QEMU sees the share through a copy of this mount that propagation makes the moment
+   * it is created, and a later remount never reaches that copy. So a read-only bind is first made
+   * read-only in a private staging place and only then bound onto {@code target}: every copy of
+   * a read-only mount is read-only. The target is left to propagate, so that unmounting it on the
+   * host also unmounts the jail's copy.
    */
   public static void bind(Path source, Path target, boolean readOnly) throws IOException {
-    if (readOnly) {
-      HostCommand.run(List.of("mount", "--bind", "--make-private", source.toString(), target.toString()));
-      try {
-        HostCommand.run(List.of("mount", "-o", "remount,bind,ro,nosuid,nodev", target.toString()));
-      } catch (IOException e) {
-        unmount(target);
-        throw e;
-      }
-    } else {
-      HostCommand.run(List.of("mount", "--rbind", "--make-rprivate", source.toString(), target.toString()));
+    if (!readOnly) {
+      HostCommand.run(List.of("mount", "--rbind", source.toString(), target.toString()));
       HostCommand.run(List.of("mount", "-o", "remount,bind,nosuid,nodev", target.toString()));
+      return;
+    }
+    Path staging = Files.isDirectory(source) ? Files.createTempDirectory("isola-ro-")
+        : Files.createTempFile("isola-ro-", "");
+    try {
+      HostCommand.run(List.of("mount", "--bind", "--make-private", source.toString(), staging.toString()));
+      try {
+        HostCommand.run(List.of("mount", "-o", "remount,bind,ro,nosuid,nodev", staging.toString()));
+        HostCommand.run(List.of("mount", "--bind", staging.toString(), target.toString()));
+      } finally {
+        unmount(staging);
+      }
+    } finally {
+      Files.deleteIfExists(staging);
     }
   }
 

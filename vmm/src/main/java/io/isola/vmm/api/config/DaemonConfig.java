@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import io.isola.vmm.api.Quota;
+import io.isola.vmm.jail.JailSettings;
 
 import javax.security.auth.x500.X500Principal;
 import java.io.IOException;
@@ -32,7 +33,7 @@ import java.util.regex.Pattern;
  * <p>Tenants: uid 0 is the built-in admin tenant {@code root} (no quota) unless a configured tenant
  * lists uid 0 itself; the name "root" is then reserved for uid 0. See {@code TenantDirectory}.
  */
-public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> tenants, String source) {
+public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> tenants, JailSettings jail, String source) {
 
     public static final String DEFAULT_FILE = "/etc/isola/config.toml";
     public static final Path DEFAULT_PATH = Path.of(DEFAULT_FILE);
@@ -47,6 +48,7 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         Objects.requireNonNull(daemon);
         Objects.requireNonNull(tls);
         tenants = List.copyOf(tenants);
+        Objects.requireNonNull(jail);
         Objects.requireNonNull(source);
     }
 
@@ -134,7 +136,7 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
 
     /** All defaults: no TLS listener, no configured tenants (uid 0 is the built-in admin "root"). */
     public static DaemonConfig defaults() {
-        return new DaemonConfig(Daemon.DEFAULTS, Optional.empty(), List.of(), "(defaults)");
+        return new DaemonConfig(Daemon.DEFAULTS, Optional.empty(), List.of(), JailSettings.DEFAULTS, "(defaults)");
     }
 
     /**
@@ -148,7 +150,7 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
-            return new DaemonConfig(Daemon.DEFAULTS, Optional.empty(), List.of(), file.toString());
+            return new DaemonConfig(Daemon.DEFAULTS, Optional.empty(), List.of(), JailSettings.DEFAULTS, file.toString());
         } catch (IOException e) {
             throw new ConfigException(file.toString(), "cannot read: " + e, e);
         }
@@ -171,22 +173,23 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         }
         TomlReader r = new TomlReader();
         ObjectNode top = (ObjectNode) root;
-        r.onlyKnown(top, "", Set.of("daemon", "tls", "tenants"));
+        r.onlyKnown(top, "", Set.of("daemon", "tls", "tenants", "jail"));
         Daemon daemon = readDaemon(r, r.table(top, "", "daemon"));
         Optional<Tls> tls = readTls(r, r.table(top, "", "tls"));
         List<TenantSpec> tenants = readTenants(r, top);
+        JailSettings jail = readJail(r, r.table(top, "", "jail"));
         if (!r.problems.isEmpty()) {
             throw new ConfigException(source, r.problems);
         }
-        return new DaemonConfig(daemon, tls, tenants, source);
+        return new DaemonConfig(daemon, tls, tenants, jail, source);
     }
 
     public DaemonConfig withDaemon(Daemon d) {
-        return new DaemonConfig(d, tls, tenants, source);
+        return new DaemonConfig(d, tls, tenants, jail, source);
     }
 
     public DaemonConfig withTls(Optional<Tls> t) {
-        return new DaemonConfig(daemon, t, tenants, source);
+        return new DaemonConfig(daemon, t, tenants, jail, source);
     }
 
     public DaemonConfig withTenants(List<TenantSpec> t) {
@@ -194,7 +197,7 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         if (!problems.isEmpty()) {
             throw new ConfigException(source, problems);
         }
-        return new DaemonConfig(daemon, tls, t, source);
+        return new DaemonConfig(daemon, tls, t, jail, source);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -247,6 +250,30 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         int warmPool = (int) r.integer(t, p, "warm_pool_size", d.warmPoolSize(), 0, 64);
         return new Daemon(socket, runRoot, stateRoot, catalog, qemu, defVcpus, defMem, maxVcpus, maxMem,
                 Duration.ofMillis(Math.max(1, Math.round(timeout * 1000))), volumeRoots, warmPool);
+    }
+
+    /** The [jail] table: how each sandbox's QEMU is confined (see JailSettings). */
+    private static JailSettings readJail(TomlReader r, ObjectNode t) {
+        JailSettings d = JailSettings.DEFAULTS;
+        if (t == null) {
+            return d;
+        }
+        String p = "jail";
+        r.onlyKnown(t, p, orderedSet("enabled", "jailer", "uid_base", "uid_count", "cgroup_parent",
+                "memory_overhead_mib", "pids_max"));
+        boolean enabled = r.bool(t, p, "enabled", d.enabled());
+        Path jailer = r.absolutePath(t, p, "jailer", d.jailer(), false);
+        long uidBase = r.integer(t, p, "uid_base", d.uidBase(), 1, MAX_UID);
+        int uidCount = (int) r.integer(t, p, "uid_count", d.uidCount(), 1, 1 << 24);
+        String parent = t.has("cgroup_parent") ? t.get("cgroup_parent").asText() : d.cgroupParent();
+        int overhead = (int) r.integer(t, p, "memory_overhead_mib", d.memoryOverheadMib(), 32, 1 << 20);
+        int pids = (int) r.integer(t, p, "pids_max", d.pidsMax(), 32, 1 << 22);
+        try {
+            return new JailSettings(enabled, jailer == null ? d.jailer() : jailer, uidBase, uidCount, parent, overhead, pids);
+        } catch (IllegalArgumentException e) {
+            r.problem(e.getMessage());
+            return d;
+        }
     }
 
     private static Optional<Tls> readTls(TomlReader r, ObjectNode t) {

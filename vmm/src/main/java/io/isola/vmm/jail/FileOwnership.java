@@ -1,0 +1,48 @@
+package io.isola.vmm.jail;
+
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/**
+ * Gives a sandbox's QEMU the files it serves read-write to its guest: the container root
+ * filesystems isola unpacked for that sandbox alone. Ownership is changed on the entries
+ * themselves (never through a symlink) and the walk stays on one filesystem, so it never
+ * reaches a volume bound below. The guest's view is unchanged: under mapped-xattr it comes from
+ * the user.virtfs.* xattrs, not from the host owner.
+ */
+public final class FileOwnership {
+  private FileOwnership() {}
+
+  public static void handOver(Path root, long uid, long gid) throws IOException {
+    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    Object device = Files.getAttribute(root, "unix:dev", LinkOption.NOFOLLOW_LINKS);
+    Files.walkFileTree(root, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+        if (!device.equals(Files.getAttribute(dir, "unix:dev", LinkOption.NOFOLLOW_LINKS))) {
+          return FileVisitResult.SKIP_SUBTREE; // a mount below (a volume): not ours to change
+        }
+        chown(dir);
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+        chown(file);
+        return FileVisitResult.CONTINUE;
+      }
+
+      private void chown(Path p) throws IOException {
+        Files.setAttribute(p, "unix:uid", (int) uid, LinkOption.NOFOLLOW_LINKS);
+        Files.setAttribute(p, "unix:gid", (int) gid, LinkOption.NOFOLLOW_LINKS);
+      }
+    });
+  }
+}
