@@ -11,7 +11,8 @@
  * --keep-cap; no_new_privs; a clean environment.
  *
  * Usage: isola-jailer --uid N --gid N --root DIR [--cgroup DIR]... [--netns PATH]
- *          [--bind PATH[:ro]]... [--dev PATH]... [--keep-cap NAME]... [--rlimit NAME=N]...
+ *          [--bind PATH[:ro]]... [--dev PATH]... [--tap NAME]... [--keep-cap NAME]...
+ *          [--rlimit NAME=N]...
  *          -- PROGRAM [ARG]...
  *
  * Exit status 125 (and one line on stderr) when confinement fails: the hypervisor never runs
@@ -21,12 +22,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -66,6 +70,8 @@ struct options {
 	int nbinds;
 	const char *devs[MAX_ITEMS];
 	int ndevs;
+	const char *taps[MAX_ITEMS];
+	int ntaps;
 	int keep_caps[MAX_ITEMS];
 	int nkeep;
 	struct { int resource; rlim_t value; } rlimits[MAX_ITEMS];
@@ -147,7 +153,7 @@ static void parse(int argc, char **argv, struct options *o)
 			die("%s needs a value", a);
 		const char *v = argv[++i];
 		if (o->ncgroups >= MAX_ITEMS || o->nbinds >= MAX_ITEMS || o->ndevs >= MAX_ITEMS ||
-		    o->nkeep >= MAX_ITEMS || o->nrlimits >= MAX_ITEMS)
+		    o->nkeep >= MAX_ITEMS || o->nrlimits >= MAX_ITEMS || o->ntaps >= MAX_ITEMS)
 			die("too many options");
 		if (!strcmp(a, "--uid")) {
 			o->uid = parse_id(v, "--uid");
@@ -174,6 +180,10 @@ static void parse(int argc, char **argv, struct options *o)
 			if (strncmp(v, "/dev/", 5))
 				die("--dev %s: only paths under /dev", v);
 			o->devs[o->ndevs++] = v;
+		} else if (!strcmp(a, "--tap")) {
+			if (strlen(v) == 0 || strlen(v) >= IFNAMSIZ || strchr(v, '/'))
+				die("--tap %s: not an interface name", v);
+			o->taps[o->ntaps++] = v;
 		} else if (!strcmp(a, "--keep-cap")) {
 			o->keep_caps[o->nkeep++] = cap_by_name(v);
 		} else if (!strcmp(a, "--rlimit")) {
@@ -286,6 +296,36 @@ static void copy_usr_links(const char *root)
 	}
 }
 
+/*
+ * /dev: its own small tmpfs (the root's forbids device nodes). The harmless nodes are bound from
+ * the host; each --dev node (/dev/kvm, /dev/net/tun), which hosts often keep at mode 0600, is made
+ * anew with the host node's numbers, owned by the sandbox's uid alone.
+ */
+static void make_dev(const struct options *o)
+{
+	char dev[4096], target[4096];
+	snprintf(dev, sizeof dev, "%s/dev", o->root);
+	if (mkdir(dev, 0755))
+		die("mkdir %s", dev);
+	if (mount("isola-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64"))
+		die("mount the jail's /dev");
+	static const char *always[] = {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"};
+	for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
+		bind_into(o->root, always[i], MS_NOSUID | MS_NOEXEC);
+	for (int i = 0; i < o->ndevs; i++) {
+		struct stat st;
+		if (stat(o->devs[i], &st) || !S_ISCHR(st.st_mode))
+			die("%s is not a character device on this host", o->devs[i]);
+		make_mount_point(o->root, o->devs[i], false, target, sizeof target);
+		if (unlink(target))
+			die("unlink %s", target);
+		if (mknod(target, S_IFCHR | 0600, st.st_rdev))
+			die("mknod %s", target);
+		if (chown(target, o->uid, o->gid))
+			die("chown %s", target);
+	}
+}
+
 static void build_root(const struct options *o)
 {
 	if (unshare(CLONE_NEWNS))
@@ -300,12 +340,7 @@ static void build_root(const struct options *o)
 	for (int i = 0; i < o->nbinds; i++)
 		bind_into(o->root, o->binds[i].path,
 			  MS_NOSUID | MS_NODEV | MS_NOEXEC | (o->binds[i].ro ? MS_RDONLY : 0));
-	static const char *always[] = {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"};
-	for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
-		bind_into(o->root, always[i], MS_NOSUID | MS_NOEXEC);
-	for (int i = 0; i < o->ndevs; i++)
-		bind_into(o->root, o->devs[i], MS_NOSUID | MS_NOEXEC);
-
+	make_dev(o);
 	/* QEMU's 9p server reaches xattrs through /proc/self/fd. This procfs instance shows a
 	 * process only to its own uid (hidepid) and nothing but processes (subset=pid). */
 	char proc[4096];
@@ -332,6 +367,28 @@ static void build_root(const struct options *o)
 	/* The root itself becomes read-only: the hypervisor can create nothing outside its binds. */
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
 		die("make the jail root read-only");
+}
+
+/*
+ * Hands the sandbox's taps (persistent, made by the supervisor in the sandbox's network
+ * namespace) to its uid and gid, so that QEMU can open them without CAP_NET_ADMIN.
+ */
+static void own_taps(const struct options *o)
+{
+	for (int i = 0; i < o->ntaps; i++) {
+		int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			die("open /dev/net/tun");
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof ifr);
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+		strncpy(ifr.ifr_name, o->taps[i], IFNAMSIZ - 1);
+		if (ioctl(fd, TUNSETIFF, &ifr))
+			die("attach tap %s", o->taps[i]);
+		if (ioctl(fd, TUNSETOWNER, (unsigned long)o->uid) || ioctl(fd, TUNSETGROUP, (unsigned long)o->gid))
+			die("give tap %s to uid %ld", o->taps[i], o->uid);
+		close(fd);
+	}
 }
 
 static void drop_privileges(const struct options *o)
@@ -383,6 +440,7 @@ int main(int argc, char **argv)
 			die("join network namespace %s", o.netns);
 		close(netns);
 	}
+	own_taps(&o);
 	/* Its own session: a terminal's signals never reach it, and it outlives its supervisor. */
 	setsid();
 	build_root(&o);

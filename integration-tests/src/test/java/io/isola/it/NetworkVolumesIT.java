@@ -203,6 +203,10 @@ class NetworkVolumesIT {
     Files.writeString(ro.resolve("app.conf"), "setting=1\n");
     Files.createSymbolicLink(ro.resolve("current.conf"), Path.of("app.conf")); // as configmaps do
     Path rw = Files.createDirectories(roots.resolve("data"));
+    // QEMU serves volumes as its sandbox's own uid: a writable volume is open to others (as
+    // Kubernetes makes an emptyDir); a closed one is refused below, before any container exists.
+    Files.setPosixFilePermissions(rw, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path closed = Files.createDirectories(roots.resolve("closed"));
     Path single = Files.writeString(roots.resolve("motd"), "single-file\n");
     sandbox("vol1", NetworkConfig.getDefaultInstance());
     List<Mount> mounts = List.of(
@@ -225,6 +229,11 @@ class NetworkVolumesIT {
     assertEquals("written-in-guest\n", Files.readString(rw.resolve("out.txt")), "a writable volume's writes reach the host");
     assertEquals("setting=1\n", Files.readString(ro.resolve("app.conf")));
     assertTrue(!Files.exists(ro.resolve("new")));
+
+    StatusRuntimeException notOpen = assertThrows(StatusRuntimeException.class, () -> start("vol1", "volclosed",
+        List.of(Mount.newBuilder().setSource(closed.toString()).setDestination("/x").build()), "true"));
+    assertEquals(Status.Code.INVALID_ARGUMENT, notOpen.getStatus().getCode());
+    assertTrue(notOpen.getStatus().getDescription().contains("chmod o+w"), notOpen.getMessage());
 
     Path outside = Files.createDirectories(dir.resolve("outside"));
     StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () -> start("vol1", "volbad",

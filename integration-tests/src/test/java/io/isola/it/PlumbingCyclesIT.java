@@ -51,7 +51,7 @@ class PlumbingCyclesIT {
     Files.writeString(rw.resolve("keep.txt"), "data");
     Path share = Files.createDirectories(dir.resolve("share"));
     Path roShare = Files.createDirectories(dir.resolve("ro-share"));
-    VolumeStager stager = new VolumeStager(share, "share", roShare, new VolumeRoots(List.of(roots)));
+    VolumeStager stager = new VolumeStager(share, "share", roShare, new VolumeRoots(List.of(roots)), java.util.OptionalLong.empty());
     for (int i = 0; i < CYCLES; i++) {
       List<RunOptions.Mount> mounts = stager.stage("c" + i, List.of(VolumeRequest.bind(ro, "/ro", true),
           VolumeRequest.bind(rw, "/rw", false), VolumeRequest.tmpfs("/tmp", 1 << 20)));

@@ -2,6 +2,7 @@ package io.isola.shim;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.isola.proto.v1.Mount;
+import io.isola.proto.v1.Resources;
 import io.isola.proto.v1.NetworkConfig;
 import io.isola.proto.v1.NetworkMode;
 import java.util.ArrayList;
@@ -56,6 +57,26 @@ final class OciPlumbing {
       // anything else (another filesystem type from the host) has no meaning inside the VM
     }
     return out;
+  }
+
+  /**
+   * linux.resources of the spec as the guest applies them to the container's cgroup: memory
+   * limit, pids limit, CPU shares and quota. Negative or absent values (OCI's "unlimited") are
+   * left unset; the VM's own size bounds the container anyway.
+   */
+  static Resources resources(JsonNode config) {
+    JsonNode r = config.path("linux").path("resources");
+    return Resources.newBuilder()
+        .setMemoryLimitBytes(positive(r.path("memory").path("limit")))
+        .setPidsLimit(positive(r.path("pids").path("limit")))
+        .setCpuShares(positive(r.path("cpu").path("shares")))
+        .setCpuQuotaUs(positive(r.path("cpu").path("quota")))
+        .setCpuPeriodUs(positive(r.path("cpu").path("period")))
+        .build();
+  }
+
+  private static long positive(JsonNode n) {
+    return n.canConvertToLong() && n.asLong() > 0 ? n.asLong() : 0;
   }
 
   /** The size the spec gives its /dev/shm tmpfs; 0 = isolad's default (64 MiB). */

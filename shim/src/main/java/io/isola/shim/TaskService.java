@@ -407,6 +407,7 @@ final class TaskService {
           .setProcess(spec)
           .addAllMounts(OciPlumbing.mounts(config))
           .setShmSizeBytes(OciPlumbing.shmSize(config))
+          .setResources(OciPlumbing.resources(config))
           .putLabels("io.containerd/namespace", namespace)
           .putLabels("io.containerd/id", r.getId());
       if (sandboxId.isEmpty()) {

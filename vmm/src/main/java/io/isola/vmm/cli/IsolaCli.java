@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
     subcommands = {RunCommand.class, io.isola.vmm.cli.client.PsCommand.class,
         io.isola.vmm.cli.client.ExecCommand.class, io.isola.vmm.cli.client.LogsCommand.class,
         io.isola.vmm.cli.client.KillCommand.class, io.isola.vmm.cli.client.RmCommand.class,
-        io.isola.vmm.cli.client.SandboxCommand.class, io.isola.vmm.cli.client.EventsCommand.class})
+        io.isola.vmm.cli.client.SandboxCommand.class, io.isola.vmm.cli.client.EventsCommand.class,
+        CheckCommand.class})
 public final class IsolaCli implements Runnable {
 
   @Override

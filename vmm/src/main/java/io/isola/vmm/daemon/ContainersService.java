@@ -63,7 +63,8 @@ final class ContainersService extends ContainersGrpc.ContainersImplBase {
           size.getBaseImage(), size.getLabelsMap(), size.getAnnotationsMap(),
           PlumbingRequests.network(size.getNetwork(), id));
       var record = supervisor.createContainer(tenant, new Supervisor.ContainerRequest(id, sandboxId,
-          imagePath(tenant, request.getImage()), ProcessSpecs.toRunOptions(request.getProcess()),
+          imagePath(tenant, request.getImage()),
+          ProcessSpecs.withResources(ProcessSpecs.toRunOptions(request.getProcess()), request.getResources()),
           request.getProcess().getStdin(), request.getLabelsMap(), newSandbox,
           PlumbingRequests.volumes(request.getMountsList()), request.getShmSizeBytes()));
       if (Context.current().isCancelled()) {

@@ -48,4 +48,22 @@ final class ProcessSpecs {
     }
     return s.length();
   }
+
+  /** The container's guest cgroup limits from the API; zero fields leave a limit unset. */
+  static RunOptions withResources(RunOptions options, io.isola.proto.v1.Resources r) {
+    if (r.getCpuQuotaUs() > 0 && r.getCpuQuotaUs() < 1000) {
+      throw Failures.invalid("resources.cpu_quota_us must be at least 1000 (or 0 for none), got " + r.getCpuQuotaUs());
+    }
+    if (r.getCpuShares() > 262_144) {
+      throw Failures.invalid("resources.cpu_shares must be at most 262144, got " + r.getCpuShares());
+    }
+    if (r.getMemoryLimitBytes() > 0 && r.getMemoryLimitBytes() < (4L << 20)) {
+      throw Failures.invalid("resources.memory_limit_bytes must be at least 4 MiB (or 0 for none), got "
+          + r.getMemoryLimitBytes());
+    }
+    return options.withResources(
+        r.getMemoryLimitBytes() > 0 ? java.util.OptionalLong.of(r.getMemoryLimitBytes()) : java.util.OptionalLong.empty(),
+        r.getPidsLimit() > 0 ? java.util.OptionalLong.of(r.getPidsLimit()) : java.util.OptionalLong.empty(),
+        new RunOptions.CpuLimit(r.getCpuShares(), r.getCpuQuotaUs(), r.getCpuPeriodUs()));
+  }
 }

@@ -418,7 +418,9 @@ public final class Supervisor implements AutoCloseable {
       roots.add(settings.stateRoot().resolve("volumes"));
       roots.addAll(settings.volumeRoots());
     }
-    return new VolumeStager(dirs.share(), SHARE_TAG, dirs.readOnlyShare(), new VolumeRoots(roots));
+    LiveSandbox sandbox = live.get(dirs.id());
+    return new VolumeStager(dirs.share(), SHARE_TAG, dirs.readOnlyShare(), new VolumeRoots(roots),
+        sandbox == null ? java.util.OptionalLong.empty() : sandbox.sandbox.vm().confinedUid());
   }
 
   private static void releaseVolumes(VolumeStager volumes, String containerId) {

@@ -17,16 +17,36 @@ import java.util.OptionalLong;
  * @param hostname   container hostname (null = leave unset)
  * @param mounts     mounts added to the defaults, in guest terms; one at a default's destination replaces it
  * @param shmSizeBytes size of /dev/shm (0 = 64 MiB)
+ * @param cpu        CPU shares and quota of the container's cgroup in the guest
  */
 public record RunOptions(List<String> args, List<String> entrypoint, List<String> env, String cwd, String user,
                          boolean terminal, String hostname, OptionalLong memoryLimitBytes, OptionalLong pidsLimit,
-                         List<Mount> mounts, long shmSizeBytes) {
+                         List<Mount> mounts, long shmSizeBytes, CpuLimit cpu) {
+
+    /**
+     * CPU limits as OCI states them (linux.resources.cpu); 0 leaves a field unset.
+     *
+     * @param shares relative weight under contention (cgroup v1 scale, 2..262144)
+     * @param quotaMicros CPU time per period
+     * @param periodMicros the quota's period (0 = 100000)
+     */
+    public record CpuLimit(long shares, long quotaMicros, long periodMicros) {
+        public static final CpuLimit NONE = new CpuLimit(0, 0, 0);
+    }
 
     public RunOptions {
         args = List.copyOf(args);
         entrypoint = entrypoint == null ? null : List.copyOf(entrypoint);
         env = List.copyOf(env);
         mounts = List.copyOf(mounts);
+        cpu = cpu == null ? CpuLimit.NONE : cpu;
+    }
+
+    /** These options with the container's resource limits (each empty or NONE: unchanged). */
+    public RunOptions withResources(OptionalLong memoryBytes, OptionalLong pids, CpuLimit cpuLimit) {
+        return new RunOptions(args, entrypoint, env, cwd, user, terminal, hostname,
+                memoryBytes.isPresent() ? memoryBytes : memoryLimitBytes, pids.isPresent() ? pids : pidsLimit,
+                mounts, shmSizeBytes, cpuLimit.equals(CpuLimit.NONE) ? cpu : cpuLimit);
     }
 
     /** These options with {@code extra} mounts added and /dev/shm sized. */
@@ -34,7 +54,7 @@ public record RunOptions(List<String> args, List<String> entrypoint, List<String
         List<Mount> all = new ArrayList<>(mounts);
         all.addAll(extra);
         return new RunOptions(args, entrypoint, env, cwd, user, terminal, hostname, memoryLimitBytes, pidsLimit, all,
-                shmBytes > 0 ? shmBytes : shmSizeBytes);
+                shmBytes > 0 ? shmBytes : shmSizeBytes, cpu);
     }
 
     /** An OCI mount as crun in the guest performs it; {@code source} is a guest path for binds. */
@@ -58,6 +78,7 @@ public record RunOptions(List<String> args, List<String> entrypoint, List<String
         private String hostname;
         private OptionalLong memoryLimitBytes = OptionalLong.empty();
         private OptionalLong pidsLimit = OptionalLong.empty();
+        private CpuLimit cpu = CpuLimit.NONE;
         private final List<Mount> mounts = new ArrayList<>();
         private long shmSizeBytes;
 
@@ -122,9 +143,14 @@ public record RunOptions(List<String> args, List<String> entrypoint, List<String
             return this;
         }
 
+        public Builder cpu(CpuLimit v) {
+            cpu = v;
+            return this;
+        }
+
         public RunOptions build() {
             return new RunOptions(args, entrypoint, env, cwd, user, terminal, hostname, memoryLimitBytes, pidsLimit,
-                    mounts, shmSizeBytes);
+                    mounts, shmSizeBytes, cpu);
         }
     }
 }

@@ -93,6 +93,23 @@ public final class RuntimeSpecBuilder {
             }
             resources.putObject("pids").put("limit", p);
         }
+        RunOptions.CpuLimit cpu = run.cpu();
+        if (cpu.shares() < 0 || cpu.quotaMicros() < 0 || cpu.periodMicros() < 0) {
+            throw new ImageException("CPU limits must not be negative, got " + cpu);
+        }
+        if (cpu.shares() > 0 || cpu.quotaMicros() > 0) {
+            ObjectNode c = resources.putObject("cpu");
+            if (cpu.shares() > 0) {
+                c.put("shares", cpu.shares());
+            }
+            if (cpu.quotaMicros() > 0) {
+                if (cpu.periodMicros() > 0 && cpu.quotaMicros() < 1000) {
+                    throw new ImageException("a CPU quota below 1000 us is not allowed, got " + cpu.quotaMicros());
+                }
+                c.put("quota", cpu.quotaMicros());
+                c.put("period", cpu.periodMicros() > 0 ? cpu.periodMicros() : 100_000);
+            }
+        }
         ArrayNode ns = linux.putArray("namespaces");
         NAMESPACES.forEach(t -> ns.addObject().put("type", t));
         ArrayNode masked = linux.putArray("maskedPaths");

@@ -51,8 +51,7 @@ public final class Jail {
 
   /**
    * Readies the host side: QEMU's run directory becomes its own (it creates its sockets there),
-   * writable shares are handed over, every share becomes a shared mount, taps become openable
-   * by QEMU's uid.
+   * writable shares are handed over, every share becomes a shared mount.
    */
   void prepareHost() throws IOException {
     Path root = rootDirectory(spec);
@@ -68,11 +67,6 @@ public final class Jail {
         FileOwnership.handOver(share.hostPath(), uid, uid);
       }
       SharedMounts.makeShared(share.hostPath());
-    }
-    for (VmSpec.Nic nic : spec.nics()) {
-      if (nic instanceof VmSpec.TapNic tap) {
-        jailer.ownTap(spec.networkNamespace(), tap.tapName(), uid);
-      }
     }
   }
 
@@ -112,7 +106,14 @@ public final class Jail {
     if (kvm) {
       add(argv, "--dev", "/dev/kvm");
     }
-    if (spec.nics().stream().anyMatch(n -> n instanceof VmSpec.TapNic)) {
+    boolean taps = false;
+    for (VmSpec.Nic nic : spec.nics()) {
+      if (nic instanceof VmSpec.TapNic tap) {
+        add(argv, "--tap", tap.tapName()); // given to QEMU's uid, so it opens them without privilege
+        taps = true;
+      }
+    }
+    if (taps) {
       add(argv, "--dev", "/dev/net/tun");
     }
     for (String cap : keepCapabilities) {

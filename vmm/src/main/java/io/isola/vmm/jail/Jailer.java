@@ -1,7 +1,6 @@
 package io.isola.vmm.jail;
 
 import io.isola.vmm.hypervisor.VmSpec;
-import io.isola.vmm.util.HostCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,11 +101,5 @@ public final class Jailer {
       caps.add("net_bind_service"); // only admins may publish below 1024 (PlumbingRequests)
     }
     return caps;
-  }
-
-  /** Lets QEMU's uid open tap {@code name} (made earlier by root) in its network namespace. */
-  void ownTap(Path netns, String name, long uid) throws IOException {
-    HostCommand.run(List.of("nsenter", "--net=" + netns, "ip", "tuntap", "add", "dev", name, "mode", "tap",
-        "user", Long.toString(uid), "group", Long.toString(uid)));
   }
 }

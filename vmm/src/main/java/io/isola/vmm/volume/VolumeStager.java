@@ -8,6 +8,10 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 
 /**
  * Puts a container's volumes where its guest can reach them. A host source is bind-mounted into
@@ -29,12 +33,19 @@ public final class VolumeStager {
   private final String writableTag;
   private final Path readOnlyShare;
   private final VolumeRoots roots;
+  private final OptionalLong confinedUid;
 
-  public VolumeStager(Path writableShare, String writableTag, Path readOnlyShare, VolumeRoots roots) {
+  /**
+   * @param confinedUid the uid the sandbox's QEMU runs as when jailed: volume sources must be
+   *     open to it, since it serves them with no privilege of its own
+   */
+  public VolumeStager(Path writableShare, String writableTag, Path readOnlyShare, VolumeRoots roots,
+      OptionalLong confinedUid) {
     this.writableShare = writableShare;
     this.writableTag = writableTag;
     this.readOnlyShare = readOnlyShare;
     this.roots = roots;
+    this.confinedUid = confinedUid;
   }
 
   /** The guest-side mounts for {@code volumes}; on failure nothing stays mounted. */
@@ -53,6 +64,9 @@ public final class VolumeStager {
           continue;
         }
         Path source = roots.check(v.source());
+        if (confinedUid.isPresent()) {
+          checkOpenTo(source, v.readOnly(), confinedUid.getAsLong());
+        }
         String name = "v" + n++;
         Path target = v.readOnly() ? readOnlyShare.resolve(containerId).resolve(name)
             : writableShare.resolve(containerId).resolve("volumes").resolve(name);
@@ -68,6 +82,29 @@ public final class VolumeStager {
     } catch (VolumeException | IOException | RuntimeException e) {
       release(containerId);
       throw e;
+    }
+  }
+
+  /**
+   * A jailed QEMU reads and writes a volume as its own uid, a fresh one per sandbox, so the host's
+   * permissions must let others in. Said here, before the container exists, rather than as a
+   * permission error inside it.
+   */
+  static void checkOpenTo(Path source, boolean readOnly, long uid) throws VolumeException, IOException {
+    PosixFileAttributes a = Files.readAttributes(source, PosixFileAttributes.class);
+    boolean owner = ((Number) Files.getAttribute(source, "unix:uid")).longValue() == uid;
+    Set<PosixFilePermission> p = a.permissions();
+    boolean read = owner ? p.contains(PosixFilePermission.OWNER_READ) : p.contains(PosixFilePermission.OTHERS_READ);
+    boolean write = owner ? p.contains(PosixFilePermission.OWNER_WRITE) : p.contains(PosixFilePermission.OTHERS_WRITE);
+    boolean search = !a.isDirectory()
+        || (owner ? p.contains(PosixFilePermission.OWNER_EXECUTE) : p.contains(PosixFilePermission.OTHERS_EXECUTE));
+    if (!read || !search) {
+      throw new VolumeException("volume " + source + " is not readable by the sandbox's confined hypervisor "
+          + "(it runs as a uid of its own): make it readable by others (chmod o+r" + (a.isDirectory() ? "x" : "") + ")");
+    }
+    if (!readOnly && !write) {
+      throw new VolumeException("volume " + source + " is not writable by the sandbox's confined hypervisor "
+          + "(it runs as a uid of its own): make it writable by others (chmod o+w), or mount it read-only");
     }
   }
 
