@@ -3,7 +3,7 @@
 MVN ?= mvn -B -q
 DEMO_DIR := build/images
 
-.PHONY: all setup build java guest-image demo-image run test unit-test clean bench bench-start bench-api bench-shim bench-net bench-warm
+.PHONY: all setup build java guest-image demo-image run test unit-test clean bench bench-start bench-api bench-shim bench-net bench-warm bench-neighbour
 all: build
 
 setup:
@@ -70,4 +70,9 @@ DENSITY ?= 150
 bench: build
 	@$(MVN) test -pl integration-tests -Dtest=BenchSuite -Disola.bench=true -Disola.bench.runs=$(RUNS) \
 	  -Disola.bench.density=$(DENSITY) -Disola.bench.out=$(CURDIR)/build/bench.txt \
+	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false
+
+# Exec latency of a quiet sandbox beside one that floods stdout, trickles, spins or stops answering.
+bench-neighbour: build
+	@$(MVN) test -pl integration-tests -Dtest=NeighbourBenchmark -Disola.bench=true -Disola.bench.runs=$(RUNS) \
 	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false

@@ -4,7 +4,7 @@
 set -eu
 
 packages="openjdk-17-jdk-headless maven make gcc libc6-dev qemu-system-x86 busybox-static crun containerd runc
-  protobuf-c-compiler libprotobuf-c-dev cpio kmod xz-utils zstd ca-certificates iproute2 util-linux mount"
+  protobuf-c-compiler libprotobuf-c-dev cpio kmod xz-utils zstd ca-certificates iproute2 util-linux mount e2fsprogs"
 
 missing=""
 for p in $packages; do

@@ -50,12 +50,16 @@ class IsolaShimIT {
 
   @Test
   void runRmPassesOutputAndExitCodeFromTheGuestKernel() throws Exception {
-    Result r = ctd.ctr(Duration.ofSeconds(180), "run", "--rm", "--runtime", RUNTIME, IMAGE, "s1",
-        "sh", "-c", "echo hello; uname -r; exit 3");
+    // config.json's linux.resources reach the container's cgroup inside the guest
+    Result r = ctd.ctr(Duration.ofSeconds(180), "run", "--rm", "--runtime", RUNTIME, "--memory-limit", "67108864",
+        "--cpu-quota", "50000", "--cpu-period", "100000", IMAGE, "s1",
+        "sh", "-c", "echo hello; uname -r; g=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); "
+            + "cat $g/memory.max $g/cpu.max; exit 3");
     assertEquals(3, r.exitCode(), () -> why(r));
     List<String> lines = r.stdout().lines().toList();
     assertEquals("hello", lines.get(0), () -> why(r));
     assertNotEquals(System.getProperty("os.version"), lines.get(1), "the container runs on the guest kernel");
+    assertEquals(List.of("67108864", "50000 100000"), lines.subList(2, 4), () -> why(r));
     Result c = ctd.ctr("containers", "ls", "-q");
     assertTrue(c.stdout().lines().noneMatch("s1"::equals), () -> "--rm left a container: " + why(c));
   }

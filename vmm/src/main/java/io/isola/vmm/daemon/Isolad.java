@@ -72,7 +72,8 @@ public final class Isolad implements Callable<Integer> {
     StateStore store = StateStore.open(d.stateRoot().resolve("isolad.db"));
     EventBus events = new EventBus();
     Supervisor supervisor = new Supervisor(new SupervisorSettings(d.runRoot(), d.stateRoot(), d.catalog(), d.qemu(),
-        d.defaultVcpus(), (int) d.defaultMemoryMib(), d.maxVcpus(), (int) d.maxMemoryMib(), d.volumeRoots(), d.warmPoolSize()), store,
+        d.defaultVcpus(), (int) d.defaultMemoryMib(), d.maxVcpus(), (int) d.maxMemoryMib(), d.volumeRoots(), d.warmPoolSize(),
+        d.writableLayerMib()), store,
         new QemuBackend(d.qemu(), accelerator.accelerator(), jailer), events, new ContainerLogFiles());
     supervisor.recover();
     if (jailer != null) {

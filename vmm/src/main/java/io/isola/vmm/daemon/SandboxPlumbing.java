@@ -30,6 +30,15 @@ final class SandboxPlumbing {
 
   private SandboxPlumbing() {}
 
+  /** The sandbox's writable share, on a layer of its own when [daemon] writable_layer_mib is set. */
+  static void createShare(SandboxDirectories dirs, long layerMib) throws IOException {
+    if (layerMib > 0) {
+      io.isola.vmm.volume.WritableLayer.mount(dirs.share(), layerMib);
+    } else {
+      java.nio.file.Files.createDirectories(dirs.share());
+    }
+  }
+
   /** The shares every sandbox VM has: rootfs and writable volumes, and the read-only one. */
   static List<VmSpec.Share> shares(SandboxDirectories dirs) {
     return List.of(new VmSpec.Share(Supervisor.SHARE_TAG, dirs.share(), false),

@@ -97,7 +97,7 @@ public final class Supervisor implements AutoCloseable {
     }
     pool = new WarmPool(settings.warmPoolSize(), new WarmPool.Profile(settings.defaultVcpus(),
         settings.defaultMemoryMib(), defaults.kernel().name(), defaults.baseImage().name()),
-        () -> defaults, hypervisor, settings.runRoot(), settings.stateRoot());
+        () -> defaults, hypervisor, settings.runRoot(), settings.stateRoot(), settings.writableLayerMib());
     pool.start();
   }
 
@@ -160,7 +160,9 @@ public final class Supervisor implements AutoCloseable {
       try {
         dirs = warm.isPresent() ? warm.get().dirs().moveTo(settings.runRoot(), settings.stateRoot(), request.id())
             : SandboxDirectories.create(settings.runRoot(), settings.stateRoot(), request.id());
-        Files.createDirectories(dirs.share());
+        if (warm.isEmpty()) {
+          SandboxPlumbing.createShare(dirs, settings.writableLayerMib());
+        }
         Files.createDirectories(dirs.readOnlyShare());
         Files.createDirectories(dirs.logs());
       } catch (IOException e) {
@@ -742,6 +744,11 @@ public final class Supervisor implements AutoCloseable {
         LOG.info("re-adopted sandbox " + record.id() + " (QEMU pid " + record.qemuPid() + ")");
       } catch (CatalogException | SandboxException | RuntimeException e) {
         LOG.log(Level.WARNING, "cannot re-adopt sandbox " + record.id(), e);
+        // a VM nobody can manage must not run on: stop it (still the same process: checked above)
+        ProcessHandle.of(record.qemuPid()).ifPresent(p -> {
+          p.destroyForcibly();
+          p.onExit().orTimeout(10, java.util.concurrent.TimeUnit.SECONDS).exceptionally(t -> null).join();
+        });
         sandboxEnded(record.id(), SandboxRecord.State.DIED, "could not be re-adopted: " + e.getMessage());
         deleteQuietly(dirs.run());
       }

@@ -49,6 +49,7 @@ final class WarmPool implements AutoCloseable {
   private final Path runPool;
   private final Path statePool;
   private final Path stateRoot;
+  private final long writableLayerMib;
   private final ConcurrentLinkedQueue<Warm> ready = new ConcurrentLinkedQueue<>();
   private final ExecutorService refiller = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "warm-pool");
@@ -59,8 +60,9 @@ final class WarmPool implements AutoCloseable {
   private volatile boolean closed;
 
   WarmPool(int size, Profile profile, Supplier<GuestFiles> guest, Hypervisor hypervisor, Path runRoot,
-      Path stateRoot) {
+      Path stateRoot, long writableLayerMib) {
     this.size = size;
+    this.writableLayerMib = writableLayerMib;
     this.profile = profile;
     this.guest = guest;
     this.hypervisor = hypervisor;
@@ -127,7 +129,7 @@ final class WarmPool implements AutoCloseable {
     SandboxDirectories dirs = null;
     try {
       dirs = SandboxDirectories.create(runPool.getParent(), statePool.getParent(), id, "pool");
-      Files.createDirectories(dirs.share());
+      SandboxPlumbing.createShare(dirs, writableLayerMib);
       Files.createDirectories(dirs.readOnlyShare());
       GuestFiles files = guest.get();
       files.verify(stateRoot);
@@ -149,6 +151,7 @@ final class WarmPool implements AutoCloseable {
   }
 
   private static void remove(SandboxDirectories dirs) {
+    SandboxPlumbing.tearDown(dirs); // the layer and share mounts, if the VM's end left them
     try {
       dirs.removeRun();
       dirs.removeState();

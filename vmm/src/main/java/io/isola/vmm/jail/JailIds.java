@@ -64,8 +64,8 @@ public final class JailIds {
     try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("[0-9]+"))) {
       for (Path p : procs) {
         try {
-          uids.add((Long) Files.getAttribute(p, "unix:uid"));
-        } catch (IOException | RuntimeException gone) {
+          uids.add(Integer.toUnsignedLong((Integer) Files.getAttribute(p, "unix:uid")));
+        } catch (IOException gone) {
           // the process ended while we looked
         }
       }

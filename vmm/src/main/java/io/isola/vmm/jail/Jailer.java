@@ -19,7 +19,7 @@ public final class Jailer {
   private final JailIds ids;
   private final Cgroups cgroups;
 
-  private Jailer(JailSettings settings, JailIds ids, Cgroups cgroups) {
+  Jailer(JailSettings settings, JailIds ids, Cgroups cgroups) {
     this.settings = settings;
     this.ids = ids;
     this.cgroups = cgroups;
@@ -80,7 +80,7 @@ public final class Jailer {
 
   /** The jail of a QEMU a previous supervisor started: its uid as the kernel reports it. */
   public Jail adopt(VmSpec spec, long pid) throws IOException {
-    long uid = (Long) Files.getAttribute(Path.of("/proc", Long.toString(pid)), "unix:uid");
+    long uid = Integer.toUnsignedLong((Integer) Files.getAttribute(Path.of("/proc", Long.toString(pid)), "unix:uid"));
     if (!ids.contains(uid)) {
       throw new JailException("QEMU pid " + pid + " runs as uid " + uid + ", outside the jail range: it was not jailed");
     }

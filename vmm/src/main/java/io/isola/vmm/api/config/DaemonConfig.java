@@ -55,7 +55,7 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
     /** The [daemon] table. */
     public record Daemon(Path socket, Path runRoot, Path stateRoot, Path catalog, Path qemu,
                          int defaultVcpus, long defaultMemoryMib, int maxVcpus, long maxMemoryMib,
-                         Duration unaryTimeout, List<Path> volumeRoots, int warmPoolSize) {
+                         Duration unaryTimeout, List<Path> volumeRoots, int warmPoolSize, long writableLayerMib) {
         /**
          * Where admin tenants (the containerd shim) may take volume sources from: the kubelet's and
          * containerd's directories. {@code <state_root>/volumes} is always allowed besides.
@@ -65,7 +65,7 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         public static final Daemon DEFAULTS = new Daemon(
                 Path.of("/run/isola/isolad.sock"), Path.of("/run/isola"), Path.of("/var/lib/isola"),
                 Path.of("/usr/share/isola/catalog.json"), Path.of("/usr/bin/qemu-system-x86_64"),
-                1, 256, 8, 16384, Duration.ofSeconds(60), DEFAULT_VOLUME_ROOTS, 0);
+                1, 256, 8, 16384, Duration.ofSeconds(60), DEFAULT_VOLUME_ROOTS, 0, 10_240);
 
         public Daemon {
             Objects.requireNonNull(socket);
@@ -78,27 +78,27 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         }
 
         public Daemon withSocket(Path p) {
-            return new Daemon(p, runRoot, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize);
+            return new Daemon(p, runRoot, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize, writableLayerMib);
         }
 
         public Daemon withRunRoot(Path p) {
-            return new Daemon(socket, p, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize);
+            return new Daemon(socket, p, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize, writableLayerMib);
         }
 
         public Daemon withStateRoot(Path p) {
-            return new Daemon(socket, runRoot, p, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize);
+            return new Daemon(socket, runRoot, p, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize, writableLayerMib);
         }
 
         public Daemon withCatalog(Path p) {
-            return new Daemon(socket, runRoot, stateRoot, p, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize);
+            return new Daemon(socket, runRoot, stateRoot, p, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize, writableLayerMib);
         }
 
         public Daemon withQemu(Path p) {
-            return new Daemon(socket, runRoot, stateRoot, catalog, p, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize);
+            return new Daemon(socket, runRoot, stateRoot, catalog, p, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, unaryTimeout, volumeRoots, warmPoolSize, writableLayerMib);
         }
 
         public Daemon withUnaryTimeout(Duration d) {
-            return new Daemon(socket, runRoot, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, d, volumeRoots, warmPoolSize);
+            return new Daemon(socket, runRoot, stateRoot, catalog, qemu, defaultVcpus, defaultMemoryMib, maxVcpus, maxMemoryMib, d, volumeRoots, warmPoolSize, writableLayerMib);
         }
     }
 
@@ -209,7 +209,8 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
         }
         String p = "daemon";
         r.onlyKnown(t, p, orderedSet("socket", "run_root", "state_root", "catalog", "qemu", "default_vcpus",
-                "default_memory_mib", "max_vcpus", "max_memory_mib", "unary_timeout_seconds", "volume_roots", "warm_pool_size"));
+                "default_memory_mib", "max_vcpus", "max_memory_mib", "unary_timeout_seconds", "volume_roots", "warm_pool_size",
+                "writable_layer_mib"));
         Path socket = r.absolutePath(t, p, "socket", d.socket(), false);
         int socketBytes = socket.toString().getBytes(StandardCharsets.UTF_8).length;
         if (socketBytes > MAX_SOCKET_PATH_BYTES) {
@@ -248,8 +249,9 @@ public record DaemonConfig(Daemon daemon, Optional<Tls> tls, List<TenantSpec> te
             }
         }
         int warmPool = (int) r.integer(t, p, "warm_pool_size", d.warmPoolSize(), 0, 64);
+        long layerMib = r.integer(t, p, "writable_layer_mib", d.writableLayerMib(), 0, 1L << 30);
         return new Daemon(socket, runRoot, stateRoot, catalog, qemu, defVcpus, defMem, maxVcpus, maxMem,
-                Duration.ofMillis(Math.max(1, Math.round(timeout * 1000))), volumeRoots, warmPool);
+                Duration.ofMillis(Math.max(1, Math.round(timeout * 1000))), volumeRoots, warmPool, layerMib);
     }
 
     /** The [jail] table: how each sandbox's QEMU is confined (see JailSettings). */
