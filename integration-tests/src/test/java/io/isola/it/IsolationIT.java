@@ -219,6 +219,18 @@ class IsolationIT {
     }
   }
 
+  @Test
+  void isolaCheckReportsTheJailFeatures() throws Exception {
+    IsolaProcess.Result check = IsolaProcess.start(dir.resolve("run"), dir.resolve("state"), "check",
+        "--config", isolad.config.toString()).await(60);
+    String out = check.stdout();
+    assertEquals(0, check.exitCode(), check.toString());
+    assertTrue(out.contains("jail: enabled"), out);
+    assertTrue(out.contains("  cgroups: yes (cgroup v1 (cpu, memory, pids), parent isola)"), out);
+    assertTrue(out.contains("  jailer: yes"), out);
+    assertTrue(out.contains("qemu seccomp: yes"), out);
+  }
+
   // ------------------------------------------------------------------------------------- abuse
 
   @Test
@@ -300,9 +312,31 @@ class IsolationIT {
         "the sandbox's agent outlives its containers");
     neighbourAndHostStillWork("kill -9 -1");
 
+    // A crashing QEMU (killed here): the API says so, its container's wait ends, nothing stays.
+    start("abuse", "last", Resources.getDefaultInstance(), "sleep 600");
+    ProcessHandle qemu = qemuOf("abuse");
+    qemu.destroyForcibly();
+    containers.withDeadlineAfter(60, TimeUnit.SECONDS).wait(ProcessRef.newBuilder().setContainerId("last").build());
+    io.isola.proto.v1.Sandbox died = awaitSandboxState("abuse", io.isola.proto.v1.SandboxState.SANDBOX_DIED);
+    assertTrue(died.getStopReason().contains("signal 9"), died.toString());
+    assertFalse(Files.exists(Path.of("/sys/fs/cgroup/memory/isola/abuse")), "its cgroup went with its QEMU");
+    neighbourAndHostStillWork("a crashing QEMU");
+
     delete("abuse");
-    assertFalse(Files.exists(Path.of("/sys/fs/cgroup/memory/isola/abuse")), "its cgroup is gone");
     assertEquals(List.of(), ContainerdProcess.mountsUnder(isolad.stateRoot.resolve("sandboxes/abuse")), "its mounts are gone");
+  }
+
+  private static io.isola.proto.v1.Sandbox awaitSandboxState(String id, io.isola.proto.v1.SandboxState state)
+      throws InterruptedException {
+    io.isola.proto.v1.Sandbox s = null;
+    for (int i = 0; i < 100; i++) {
+      s = sandboxes.getSandbox(SandboxRef.newBuilder().setId(id).build());
+      if (s.getState() == state) {
+        return s;
+      }
+      TimeUnit.MILLISECONDS.sleep(100);
+    }
+    throw new AssertionError("sandbox " + id + " did not become " + state + ": " + s);
   }
 
   private static void awaitEvent(Event.Type type, String containerId) throws InterruptedException {

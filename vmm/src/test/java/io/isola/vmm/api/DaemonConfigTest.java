@@ -103,6 +103,35 @@ class DaemonConfigTest {
     }
 
     @Test
+    void jailTableIsReadAndChecked() {
+        DaemonConfig c = DaemonConfig.parse("""
+                [daemon]
+                writable_layer_mib = 512
+                [jail]
+                uid_base = 500000
+                uid_count = 1000
+                cgroup_parent = "isola/tenants"
+                memory_overhead_mib = 128
+                pids_max = 256
+                """, "jail.toml");
+        assertEquals(512, c.daemon().writableLayerMib());
+        assertTrue(c.jail().enabled());
+        assertEquals(500000, c.jail().uidBase());
+        assertEquals(1000, c.jail().uidCount());
+        assertEquals("isola/tenants", c.jail().cgroupParent());
+        assertEquals(128, c.jail().memoryOverheadMib());
+        assertEquals(256, c.jail().pidsMax());
+        assertEquals(io.isola.vmm.jail.JailSettings.DEFAULTS, DaemonConfig.defaults().jail());
+        ConfigException bad = assertThrows(ConfigException.class, () -> DaemonConfig.parse(
+                "[jail]\ncgroup_parent = \"../escape\"\nnonsense = 1\n", "bad.toml"));
+        assertTrue(bad.getMessage().contains("cgroup_parent"), bad.getMessage());
+        assertTrue(bad.getMessage().contains("nonsense"), bad.getMessage());
+        ConfigException off = assertThrows(ConfigException.class, () -> DaemonConfig.parse(
+                "[jail]\nenabled = \"no\"\n", "off.toml"));
+        assertTrue(off.getMessage().contains("enabled"), off.getMessage());
+    }
+
+    @Test
     void defaults() {
         DaemonConfig c = DaemonConfig.defaults();
         assertEquals(Path.of("/run/isola/isolad.sock"), c.daemon().socket());

@@ -62,4 +62,19 @@ class VolumesTest {
     assertEquals("a\\b", MountTable.unescape("a\\134b"));
     assertEquals("a\\9", MountTable.unescape("a\\9"));
   }
+
+  @Test
+  void aJailedHypervisorNeedsTheVolumeOpenToIt(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+    Path closed = java.nio.file.Files.createDirectory(tmp.resolve("closed"),
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
+    VolumeStager.checkOpenTo(closed, true, 4_000_001); // readable by others: fine read-only
+    VolumeException rw = assertThrows(VolumeException.class, () -> VolumeStager.checkOpenTo(closed, false, 4_000_001));
+    assertTrue(rw.getMessage().contains("chmod o+w"), rw.getMessage());
+    java.nio.file.Files.setPosixFilePermissions(closed, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    VolumeException ro = assertThrows(VolumeException.class, () -> VolumeStager.checkOpenTo(closed, true, 4_000_001));
+    assertTrue(ro.getMessage().contains("chmod o+rx"), ro.getMessage());
+    java.nio.file.Files.setPosixFilePermissions(closed, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    VolumeStager.checkOpenTo(closed, false, 4_000_001);
+  }
 }
