@@ -583,6 +583,10 @@ static int make_stdio(struct proc *p, bool want_stdin, bool terminal, int cfd[3]
 			return -1;
 		p->out[i].fd = pp[0];
 		set_nonblock(pp[0]);
+		/* The host pulls output one ReadStdio at a time, so each round trip carries at most
+		 * what the pipe holds: 64 KiB by default, 1 MiB (MAX_IO) here. Best effort: a
+		 * smaller pipe only costs throughput. */
+		(void)fcntl(pp[0], F_SETPIPE_SZ, (int)MAX_IO);
 		cfd[1 + i] = pp[1];
 	}
 	return 0;
