@@ -88,6 +88,11 @@ void rpc_configure_network(uint32_t sid, const uint8_t *data, size_t len);
 void pid1_stage1(int argc, char **argv); /* never returns (re-execs) */
 void pid1_stage2(void);
 int open_agent_port(void);
+int open_named_port(const char *name, int timeout_ms);
+
+/* bench.c: benchmark baselines measured inside the guest */
+void rpc_bench_exec(uint32_t sid, const uint8_t *data, size_t len);
+void rpc_bench_channel(uint32_t sid, const uint8_t *data, size_t len);
 void poweroff(void) __attribute__((noreturn));
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 

@@ -273,22 +273,22 @@ void pid1_stage2(void)
 	loopback_up();
 }
 
-/* The virtio-serial port named "isola.agent" (QEMU's name=isola.agent). */
-int open_agent_port(void)
+/* The virtio-serial port QEMU named `name`, waiting up to timeout_ms for it to appear. */
+int open_named_port(const char *name, int timeout_ms)
 {
-	int64_t deadline = now_ms() + 5000;
+	int64_t deadline = now_ms() + timeout_ms;
 	for (;;) {
 		DIR *d = opendir("/sys/class/virtio-ports");
 		struct dirent *e;
 		while (d && (e = readdir(d))) {
-			char path[300], name[64];
+			char path[300], found[64];
 			if (e->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
-			if (read_file(path, name, sizeof name) <= 0)
+			if (read_file(path, found, sizeof found) <= 0)
 				continue;
-			name[strcspn(name, "\n")] = 0;
-			if (strcmp(name, "isola.agent") != 0)
+			found[strcspn(found, "\n")] = 0;
+			if (strcmp(found, name) != 0)
 				continue;
 			snprintf(path, sizeof path, "/dev/%s", e->d_name);
 			int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -303,6 +303,12 @@ int open_agent_port(void)
 			return -1;
 		usleep(10000);
 	}
+}
+
+/* The virtio-serial port named "isola.agent" (QEMU's name=isola.agent). */
+int open_agent_port(void)
+{
+	return open_named_port("isola.agent", 5000);
 }
 
 bool is_stage2(int argc, char **argv);

@@ -1680,6 +1680,8 @@ static const struct {
 	{ "PauseContainer", rpc_pause },
 	{ "ResumeContainer", rpc_resume },
 	{ "ConfigureNetwork", rpc_configure_network },
+	{ "BenchExec", rpc_bench_exec },
+	{ "BenchChannel", rpc_bench_channel },
 };
 
 bool agent_dispatch(uint32_t sid, const char *method, const uint8_t *data, size_t len)

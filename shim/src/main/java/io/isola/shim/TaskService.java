@@ -296,13 +296,14 @@ final class TaskService {
   }
 
   /**
-   * Drops a channel that failed with UNAVAILABLE (isolad went away). A channel that saw its
-   * server die and come back within about a second was seen to hang new calls forever; a fresh
-   * channel connects to the new isolad at once.
+   * Retires a channel that failed with UNAVAILABLE (isolad went away): new calls get a fresh
+   * channel, which connects to the new isolad at once. The old one is shut down gracefully: a
+   * call still in flight on it (an exec's Start racing the restart) must finish, not be cancelled
+   * (seen: a forced shutdown failed that Start, and containerd then failed the exec).
    */
   private void reconnect(String socket, ManagedChannel broken) {
     if (channels.remove(socket, broken)) {
-      broken.shutdownNow();
+      broken.shutdown();
     }
   }
 

@@ -29,6 +29,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -143,6 +144,26 @@ public final class AgentClient implements AutoCloseable {
           "agent sent " + response.getData().size() + " bytes for a read of at most " + READ_CHUNK);
     }
     return response;
+  }
+
+  /**
+   * Benchmark baseline: {@code crun exec id args} run {@code count} times inside the guest, each to
+   * its end; their wall times as the guest measured them. Blocks the agent meanwhile.
+   */
+  public io.isola.proto.agent.v1.BenchExecResponse benchExec(String id, List<String> args, int count)
+      throws TtrpcException {
+    return call("BenchExec", io.isola.proto.agent.v1.BenchExecRequest.newBuilder().setContainerId(id)
+        .addAllArgs(args).setCount(count).build(), io.isola.proto.agent.v1.BenchExecResponse.parser(),
+        Duration.ofMinutes(10));
+  }
+
+  /**
+   * Benchmark baseline: the guest writes {@code bytes} raw bytes to its "isola.bench" port (the
+   * caller reads them from the VM's bench socket). Answers when the last write returned.
+   */
+  public io.isola.proto.agent.v1.BenchChannelResponse benchChannel(long bytes) throws TtrpcException {
+    return call("BenchChannel", io.isola.proto.agent.v1.BenchChannelRequest.newBuilder().setBytes(bytes).build(),
+        io.isola.proto.agent.v1.BenchChannelResponse.parser(), Duration.ofMinutes(10));
   }
 
   public void writeStdin(String id, String execId, ByteString data) throws TtrpcException {

@@ -19,9 +19,17 @@ import java.util.Objects;
  * @param nics network devices (none: the guest has only loopback)
  * @param networkNamespace the host network namespace (a path under /proc or /run/netns) the VM
  *     runs in, so that its taps are that namespace's; null = the caller's
+ * @param benchPort a second virtio-serial port, "isola.bench" at {@link #benchSocket()}, for the
+ *     benchmark's raw channel baseline; never on a sandbox's VM
  */
 public record VmSpec(String name, Path kernel, Path initrd, String kernelArgs, int vcpus,
-    int memoryMib, List<Share> shares, Path runDirectory, List<Nic> nics, Path networkNamespace) {
+    int memoryMib, List<Share> shares, Path runDirectory, List<Nic> nics, Path networkNamespace,
+    boolean benchPort) {
+
+  public VmSpec(String name, Path kernel, Path initrd, String kernelArgs, int vcpus, int memoryMib,
+      List<Share> shares, Path runDirectory, List<Nic> nics, Path networkNamespace) {
+    this(name, kernel, initrd, kernelArgs, vcpus, memoryMib, shares, runDirectory, nics, networkNamespace, false);
+  }
 
   /** A VM without network devices. */
   public VmSpec(String name, Path kernel, Path initrd, String kernelArgs, int vcpus, int memoryMib,
@@ -94,6 +102,17 @@ public record VmSpec(String name, Path kernel, Path initrd, String kernelArgs, i
   /** The Unix socket of the hypervisor's control channel (QMP for QEMU). */
   public Path controlSocket() {
     return runDirectory.resolve("control.sock");
+  }
+
+  /** This VM with the benchmark's second port (see {@link #benchPort()}). */
+  public VmSpec withBenchPort() {
+    return new VmSpec(name, kernel, initrd, kernelArgs, vcpus, memoryMib, shares, runDirectory, nics, networkNamespace,
+        true);
+  }
+
+  /** The Unix socket of the benchmark port, when {@link #benchPort()}. */
+  public Path benchSocket() {
+    return runDirectory.resolve("bench.sock");
   }
 
   /** The guest's serial console, kept for diagnostics when a boot fails. */

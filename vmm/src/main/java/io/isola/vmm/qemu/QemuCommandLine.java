@@ -23,6 +23,8 @@ public final class QemuCommandLine {
 
   /** The name of the virtio-serial port the agent looks for in the guest. */
   public static final String AGENT_PORT_NAME = "isola.agent";
+  /** The benchmark's raw channel (VmSpec.benchPort). */
+  public static final String BENCH_PORT_NAME = "isola.bench";
 
   private final Path qemuBinary;
   private final Accelerator accelerator;
@@ -62,8 +64,13 @@ public final class QemuCommandLine {
     add(argv, "-qmp", "unix:" + escape(spec.controlSocket()) + ",server=on,wait=off");
     add(argv, "-chardev", "socket,id=agent,path=" + escape(spec.agentSocket()) + ",server=on,wait=off");
     String bus = microvm() ? "device" : "pci";
-    add(argv, "-device", "virtio-serial-" + bus + ",max_ports=2");
+    // port 0 is reserved for a console; the agent's is 1, the benchmark's (if any) 2
+    add(argv, "-device", "virtio-serial-" + bus + ",max_ports=" + (spec.benchPort() ? 3 : 2));
     add(argv, "-device", "virtserialport,chardev=agent,name=" + AGENT_PORT_NAME);
+    if (spec.benchPort()) {
+      add(argv, "-chardev", "socket,id=bench,path=" + escape(spec.benchSocket()) + ",server=on,wait=off");
+      add(argv, "-device", "virtserialport,chardev=bench,name=" + BENCH_PORT_NAME);
+    }
     int index = 0;
     for (VmSpec.Share share : spec.shares()) {
       String id = "fs" + index++;

@@ -2,6 +2,7 @@ package io.isola.vmm.qemu;
 
 import io.isola.vmm.hypervisor.Vm;
 import io.isola.vmm.hypervisor.VmSpec;
+import io.isola.vmm.jail.Jail;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -10,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.OptionalLong;
-import io.isola.vmm.jail.Jail;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -30,7 +30,6 @@ final class QemuVm implements Vm {
   private final CompletableFuture<VmExit> exit;
   private volatile QmpClient qmp;
   private volatile boolean stopRequested;
-
   private final Jail jail; // null when QEMU runs unconfined
 
   QemuVm(VmSpec spec, Process child, Jail jail) {

@@ -66,6 +66,17 @@ class QemuCommandLineTest {
   }
 
   @Test
+  void onlyTheBenchmarksVmsGetTheBenchPort() {
+    List<String> plain = argv(Accelerator.TCG);
+    assertFalse(String.join(" ", plain).contains("isola.bench"), "no bench port on a sandbox's VM");
+    List<String> bench = new QemuCommandLine(Path.of("qemu"), Accelerator.TCG, OptionalLong.of(2445430))
+        .build(spec.withBenchPort());
+    assertTrue(valuesOf(bench, "-device").contains("virtio-serial-device,max_ports=3"));
+    assertTrue(valuesOf(bench, "-device").contains("virtserialport,chardev=bench,name=isola.bench"));
+    assertTrue(valuesOf(bench, "-chardev").stream().anyMatch(c -> c.contains("bench.sock")), bench.toString());
+  }
+
+  @Test
   void hostTscRateComesFromBogomips(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
     Path cpuinfo = dir.resolve("cpuinfo");
     java.nio.file.Files.writeString(cpuinfo, "processor\t: 0\nbogomips\t: 4890.86\n");
