@@ -82,10 +82,11 @@ class WarmPoolIT {
       assertFalse(refilled.contains(warmPid), "the pool got a new VM; the taken one is not in it");
       assertEquals(1, refilled.size());
 
-      sandboxes.deleteSandbox(SandboxRef.newBuilder().setId("w1").build());
-      ProcessHandle.of(warmPid).ifPresent(p -> p.onExit().orTimeout(30, TimeUnit.SECONDS).join());
-      assertFalse(ProcessHandle.of(warmPid).map(ProcessHandle::isAlive).orElse(false),
-          "the VM went with its sandbox: never reused");
+      // The jailed QEMU stays in the cgroup it was booted in, named after its pool id.
+      String cgroup = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc", Long.toString(warmPid), "cgroup"))
+          .stream().filter(l -> l.contains(":memory:")).findFirst().orElseThrow();
+      java.nio.file.Path memoryCgroup = java.nio.file.Path.of("/sys/fs/cgroup/memory" + cgroup.split(":", 3)[2]);
+      assertTrue(memoryCgroup.getFileName().toString().startsWith("pool-"), cgroup);
       channel.shutdownNow();
 
       long orphan = refilled.iterator().next();
@@ -94,6 +95,19 @@ class WarmPoolIT {
       ProcessHandle.of(orphan).ifPresent(p -> p.onExit().orTimeout(30, TimeUnit.SECONDS).join());
       assertFalse(ProcessHandle.of(orphan).map(ProcessHandle::isAlive).orElse(false),
           "a warm VM left by a killed isolad is removed when it starts again");
+
+      // The sandbox that took a warm VM is re-adopted with its jail, and its cgroup goes with it.
+      channel = ApiClients.unix(isolad.socket);
+      var again = SandboxesGrpc.newBlockingStub(channel).withDeadlineAfter(300, TimeUnit.SECONDS);
+      assertEquals(io.isola.proto.v1.SandboxState.SANDBOX_RUNNING,
+          again.getSandbox(SandboxRef.newBuilder().setId("w1").build()).getState(), isolad.log());
+      assertTrue(java.nio.file.Files.isDirectory(memoryCgroup), "the adopted VM's cgroup is still its own");
+      again.deleteSandbox(SandboxRef.newBuilder().setId("w1").build());
+      ProcessHandle.of(warmPid).ifPresent(p -> p.onExit().orTimeout(30, TimeUnit.SECONDS).join());
+      assertFalse(ProcessHandle.of(warmPid).map(ProcessHandle::isAlive).orElse(false),
+          "the VM went with its sandbox: never reused");
+      assertFalse(java.nio.file.Files.exists(memoryCgroup), "its cgroup went with it");
+      channel.shutdownNow();
     } finally {
       isolad.close();
     }

@@ -107,6 +107,34 @@ public final class Cgroups {
   }
 
   /**
+   * The sandbox cgroup process {@code pid} is in, as the kernel reports it: a VM taken from the
+   * warm pool keeps the cgroup named after its pool id, not after its sandbox.
+   */
+  public SandboxCgroup ofProcess(long pid) throws JailException {
+    String text = read(Path.of("/proc", Long.toString(pid), "cgroup")).orElse("");
+    return open(sandboxName(text).orElseThrow(() -> new JailException(
+        "process " + pid + " is in no sandbox cgroup under " + parent + ": it was not jailed")));
+  }
+
+  /** The sandbox's name from /proc/PID/cgroup text: the memory line (v1) or the unified one (v2). */
+  Optional<String> sandboxName(String procCgroup) {
+    String prefix = "/" + parent + "/";
+    for (String line : procCgroup.split("\n")) {
+      String[] f = line.split(":", 3);
+      if (f.length != 3 || !(v2 ? f[0].equals("0") && f[1].isEmpty() : List.of(f[1].split(",")).contains("memory"))) {
+        continue;
+      }
+      if (f[2].startsWith(prefix)) {
+        String name = f[2].substring(prefix.length());
+        if (!name.isEmpty() && !name.contains("/") && !name.equals("..") && !name.equals(".")) {
+          return Optional.of(name);
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
    * Removes every sandbox cgroup under the parent that holds no process: left by VMs that ended
    * while no supervisor watched. The kernel refuses to remove one that still has members.
    */

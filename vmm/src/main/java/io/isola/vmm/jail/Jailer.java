@@ -85,7 +85,7 @@ public final class Jailer {
       throw new JailException("QEMU pid " + pid + " runs as uid " + uid + ", outside the jail range: it was not jailed");
     }
     ids.claim(uid);
-    return new Jail(this, spec, uid, cgroups.open(spec.name()), capabilities(spec));
+    return new Jail(this, spec, uid, cgroups.ofProcess(pid), capabilities(spec));
   }
 
   /** Removes cgroups no process is in (VMs that ended while no supervisor watched). */

@@ -106,6 +106,22 @@ class JailTest {
   }
 
   @Test
+  void anAdoptedQemusCgroupIsTheOneTheKernelNames() throws Exception {
+    for (String c : Cgroups.V1_CONTROLLERS) {
+      Files.createDirectories(dir.resolve("v1").resolve(c));
+    }
+    Cgroups v1 = Cgroups.detect(dir.resolve("v1"), "isola");
+    assertEquals(java.util.Optional.of("pool-1a2b"), v1.sandboxName(
+        "9:name=systemd:/\n4:memory:/isola/pool-1a2b\n8:pids:/isola/pool-1a2b\n0::/\n"));
+    assertEquals(java.util.Optional.empty(), v1.sandboxName("4:memory:/other/x\n"), "outside the parent");
+    assertEquals(java.util.Optional.empty(), v1.sandboxName("4:memory:/isola/a/b\n"), "nested: not ours");
+    Files.createDirectories(dir.resolve("v2"));
+    Files.writeString(dir.resolve("v2/cgroup.controllers"), "cpu memory pids\n");
+    Cgroups v2 = Cgroups.detect(dir.resolve("v2"), "isola");
+    assertEquals(java.util.Optional.of("sb9"), v2.sandboxName("0::/isola/sb9\n"));
+  }
+
+  @Test
   void oomKillCountIsReadFromItsOwnLineOnly() {
     assertEquals(0, SandboxCgroup.oomKills("oom 4\noom_kill_disable 0\n"));
     assertEquals(7, SandboxCgroup.oomKills("oom 4\noom_kill 7\n"));
