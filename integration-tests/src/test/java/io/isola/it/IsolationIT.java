@@ -231,6 +231,28 @@ class IsolationIT {
     assertTrue(out.contains("qemu seccomp: yes"), out);
   }
 
+  @Test
+  void aLayerThatCannotBeMadeIsAClearErrorAndLeavesNothing() throws Exception {
+    // 1 PiB: more than ext4 allows in one file, as a full disk would refuse it
+    IsoladProcess other = new IsoladProcess(Files.createDirectories(dir.resolve("nolayer")),
+        "[daemon]\nwritable_layer_mib = 1073741824\n").start();
+    ManagedChannel ch = ApiClients.unix(other.socket);
+    try {
+      io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(io.grpc.StatusRuntimeException.class,
+          () -> SandboxesGrpc.newBlockingStub(ch).withDeadlineAfter(120, TimeUnit.SECONDS)
+              .createSandbox(CreateSandboxRequest.newBuilder().setId("nolayer").build()));
+      assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
+      assertTrue(e.getStatus().getDescription().contains("writable_layer_mib"), e.getStatus().getDescription());
+      assertFalse(Files.exists(other.stateRoot.resolve("sandboxes/nolayer")), "no half-made sandbox left");
+      assertFalse(Files.exists(other.runRoot.resolve("sandboxes/nolayer")), "no half-made sandbox left");
+      assertEquals(0, SandboxesGrpc.newBlockingStub(ch).listSandboxes(
+          io.isola.proto.v1.ListSandboxesRequest.getDefaultInstance()).getSandboxesCount());
+    } finally {
+      ch.shutdownNow();
+      other.close();
+    }
+  }
+
   // ------------------------------------------------------------------------------------- abuse
 
   @Test

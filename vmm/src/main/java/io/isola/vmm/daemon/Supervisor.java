@@ -153,7 +153,7 @@ public final class Supervisor implements AutoCloseable {
       if (!quota.isOk()) {
         throw quota.asRuntimeException();
       }
-      SandboxDirectories dirs;
+      SandboxDirectories dirs = null;
       WarmPool current = pool;
       warm = network.mode() != NetworkSpec.Mode.NONE || current == null ? Optional.empty()
           : current.take(new WarmPool.Profile(vcpus, memory, guest.kernel().name(), guest.baseImage().name()));
@@ -167,7 +167,11 @@ public final class Supervisor implements AutoCloseable {
         Files.createDirectories(dirs.logs());
       } catch (IOException e) {
         warm.ifPresent(w -> w.sandbox().close());
-        throw Failures.internal("cannot create the sandbox's directories: " + e.getMessage(), e);
+        if (dirs != null) {
+          removeDirs(dirs); // a full disk must not leave half a sandbox behind
+        }
+        throw Status.UNAVAILABLE.withDescription("cannot create the sandbox's files: " + e.getMessage())
+            .withCause(e).asRuntimeException();
       }
       record = new SandboxRecord(request.id(), tenant.name(), SandboxRecord.State.CREATING, vcpus, memory,
           guest.kernel().name(), guest.baseImage().name(), request.labels(), request.annotations(), Instant.now(), 0, 0,
