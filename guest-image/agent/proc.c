@@ -55,7 +55,6 @@ struct queue {
 struct stream {
 	int fd;   /* read end of the process's stdout/stderr, or pty master */
 	bool eof; /* EOF delivered or fd never existed */
-	bool pipe; /* fd is a pipe: answers can be spliced into the channel */
 	struct queue reads;
 };
 
@@ -353,17 +352,6 @@ static void read_answer(struct proc *p, int i)
 		return;
 	if (!s->eof && ttrpc_host_gone())
 		return; /* stays parked, and dropped with the connection: the data stays */
-	if (!s->eof && s->pipe) {
-		/* What the pipe holds goes to the host without passing through the agent. Empty
-		 * (or EOF, which FIONREAD cannot tell apart) takes the read() path below. */
-		int avail = 0;
-		if (ioctl(s->fd, FIONREAD, &avail) == 0 && avail > 0) {
-			q_pop(&s->reads);
-			ttrpc_reply_stdio_spliced(pd->sid, s->fd, (size_t)avail < pd->max ? (size_t)avail : pd->max);
-			unpark(p, pd);
-			return;
-		}
-	}
 	if (!s->eof) {
 		n = read(s->fd, iobuf, pd->max);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -599,7 +587,6 @@ static int make_stdio(struct proc *p, bool want_stdin, bool terminal, int cfd[3]
 		 * what the pipe holds: 64 KiB by default, 1 MiB (MAX_IO) here. Best effort: a
 		 * smaller pipe only costs throughput. */
 		(void)fcntl(pp[0], F_SETPIPE_SZ, (int)MAX_IO);
-		p->out[i].pipe = true;
 		cfd[1 + i] = pp[1];
 	}
 	return 0;

@@ -6,7 +6,6 @@
  * ttrpc.Response on the same stream id. Answers may go out in any order,
  * so parked requests only need to remember their stream id. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,16 +64,6 @@ static void put_be32(uint8_t *p, uint32_t v)
  * whose host side is closed says EAGAIN and POLLHUP (never POLLOUT): the
  * frame is dropped then, and so is all output until the loop has seen the
  * disconnect (ttrpc_reset), so nothing of this connection reaches the next. */
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v > 0x7f) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
 static void send_all(struct iovec *iov, int cnt)
 {
 	while (cnt > 0 && !broken) {
@@ -138,69 +127,6 @@ static void send_response(uint32_t sid, int code, const char *msg, const Protobu
 	send_all(iov, 2);
 	free(body);
 	free(pbuf);
-}
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	do {
-		p[n] = (v & 0x7f) | (v > 0x7f ? 0x80 : 0);
-		v >>= 7;
-		n++;
-	} while (v);
-	return n;
-}
-
-/* Waits (bounded) until the channel can take more, or marks it broken; as send_all. */
-static void wait_writable(void)
-{
-	struct pollfd p = { .fd = chan_fd, .events = POLLOUT };
-	if (poll(&p, 1, 1000) > 0 && !(p.revents & POLLOUT) && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
-		broken = true;
-}
-
-/*
- * A successful ReadStdio answer whose data, n bytes, comes straight from the pipe `fd` into the
- * channel (splice: the guest never copies it). The frame is exactly what ttrpc_reply would send
- * for ReadStdioResponse{data} (Response{status: {}, payload}), written as its header bytes and
- * then the data, which protobuf allows because data is the last field. The caller knows that
- * the pipe holds at least n bytes and that nobody else reads it.
- */
-void ttrpc_reply_stdio_spliced(uint32_t sid, int fd, size_t n)
-{
-	uint8_t pre[HDR + 32], *p = pre + HDR;
-	if (sid == 0 || broken)
-		return;
-	size_t inner = 1 + varint_len(n) + n;               /* ReadStdioResponse: data = 1 */
-	size_t body = 2 + 1 + varint_len(inner) + inner;    /* Response: status = 1 {}, payload = 2 */
-	put_be32(pre, (uint32_t)body);
-	put_be32(pre + 4, sid);
-	pre[8] = T_RESPONSE;
-	pre[9] = 0;
-	*p++ = 0x0a; /* status: an empty Status (code OK), always present as in ttrpc_reply */
-	*p++ = 0x00;
-	*p++ = 0x12; /* payload */
-	p += put_varint(p, inner);
-	*p++ = 0x0a; /* ReadStdioResponse.data */
-	p += put_varint(p, n);
-	struct iovec iov[1] = { { pre, (size_t)(p - pre) } };
-	send_all(iov, 1);
-	while (n > 0 && !broken) {
-		ssize_t w = splice(fd, NULL, chan_fd, NULL, n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN) {
-			wait_writable();
-			continue;
-		}
-		if (w <= 0) {
-			/* mid-frame: the host would misread what follows, so the connection ends */
-			logmsg("channel splice: %s", w < 0 ? strerror(errno) : "pipe empty");
-			broken = true;
-			return;
-		}
-		n -= (size_t)w;
-	}
 }
 
 void ttrpc_reply(uint32_t sid, const ProtobufCMessage *msg)
