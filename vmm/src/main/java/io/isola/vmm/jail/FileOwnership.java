@@ -29,20 +29,21 @@ public final class FileOwnership {
         if (!device.equals(Files.getAttribute(dir, "unix:dev", LinkOption.NOFOLLOW_LINKS))) {
           return FileVisitResult.SKIP_SUBTREE; // a mount below (a volume): not ours to change
         }
-        chown(dir);
+        chown(dir, uid, gid);
         return FileVisitResult.CONTINUE;
       }
 
       @Override
       public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        chown(file);
+        chown(file, uid, gid);
         return FileVisitResult.CONTINUE;
       }
-
-      private void chown(Path p) throws IOException {
-        Files.setAttribute(p, "unix:uid", (int) uid, LinkOption.NOFOLLOW_LINKS);
-        Files.setAttribute(p, "unix:gid", (int) gid, LinkOption.NOFOLLOW_LINKS);
-      }
     });
+  }
+
+  /** Owner and group of {@code p} itself (never through a symlink). */
+  static void chown(Path p, long uid, long gid) throws IOException {
+    Files.setAttribute(p, "unix:uid", (int) uid, LinkOption.NOFOLLOW_LINKS);
+    Files.setAttribute(p, "unix:gid", (int) gid, LinkOption.NOFOLLOW_LINKS);
   }
 }

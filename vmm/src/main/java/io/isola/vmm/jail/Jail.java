@@ -58,7 +58,7 @@ public final class Jail {
     if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
       Files.createDirectory(root, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
-    chown(spec.runDirectory(), uid);
+    FileOwnership.chown(spec.runDirectory(), uid, uid);
     for (VmSpec.Share share : spec.shares()) {
       if (share.readOnly()) {
         // QEMU reads it as its own uid: the directory itself must be searchable by others
@@ -75,7 +75,7 @@ public final class Jail {
    * its guest cannot swap a socket for a link to another sandbox's.
    */
   public void sealRunDirectory() throws IOException {
-    chown(spec.runDirectory(), 0);
+    FileOwnership.chown(spec.runDirectory(), 0, 0);
     Files.setPosixFilePermissions(spec.runDirectory(), PosixFilePermissions.fromString("rwx--x--x"));
   }
 
@@ -141,11 +141,6 @@ public final class Jail {
         LOG.log(Level.WARNING, "cannot unmount below " + share.hostPath(), e);
       }
     }
-  }
-
-  private static void chown(Path p, long id) throws IOException {
-    Files.setAttribute(p, "unix:uid", (int) id, LinkOption.NOFOLLOW_LINKS);
-    Files.setAttribute(p, "unix:gid", (int) id, LinkOption.NOFOLLOW_LINKS);
   }
 
   private static void add(List<String> argv, String option, String value) {
