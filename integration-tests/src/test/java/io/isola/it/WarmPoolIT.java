@@ -15,6 +15,7 @@ import io.isola.proto.v1.ProcessRef;
 import io.isola.proto.v1.ProcessSpec;
 import io.isola.proto.v1.SandboxRef;
 import io.isola.proto.v1.SandboxesGrpc;
+import io.isola.it.containerd.ContainerdProcess;
 import io.isola.vmm.api.ApiClients;
 import java.nio.file.Path;
 import java.util.List;
@@ -112,5 +113,29 @@ class WarmPoolIT {
       isolad.close();
     }
     assertEquals(List.of(), IsolaProcess.qemuProcessesUnder(dir), "isolad stops its warm VMs");
+    assertEquals(List.of(), ContainerdProcess.mountsUnder(dir), "no mount left");
+  }
+
+  /**
+   * isolad stopped while its warm VM is still booting: the refill is interrupted half way, and
+   * its clean-up must still kill QEMU and undo the layer and share mounts.
+   */
+  @Test
+  void aStopDuringAWarmBootLeavesNoVmAndNoMount() throws Exception {
+    IsoladProcess isolad = new IsoladProcess(dir, "[daemon]\nwarm_pool_size = 1\n").start();
+    try {
+      for (int i = 0; i < 600 && pooled(isolad).isEmpty(); i++) {
+        Thread.sleep(50);
+      }
+      assertEquals(1, pooled(isolad).size(), "a warm VM is booting");
+      ManagedChannel channel = ApiClients.unix(isolad.socket);
+      assertEquals(0, HostGrpc.newBlockingStub(channel).getHostInfo(GetHostInfoRequest.getDefaultInstance())
+          .getWarmVms(), "stopped before the warm VM was ready");
+      channel.shutdownNow();
+    } finally {
+      isolad.close();
+    }
+    assertEquals(List.of(), IsolaProcess.qemuProcessesUnder(dir), "the booting VM is stopped");
+    assertEquals(List.of(), ContainerdProcess.mountsUnder(dir), "no mount left");
   }
 }

@@ -139,15 +139,33 @@ final class WarmPool implements AutoCloseable {
     } catch (IOException | CatalogException | SandboxException | RuntimeException e) {
       LOG.log(Level.WARNING, "cannot boot a warm VM; retrying in " + RETRY_AFTER_FAILURE_MS + " ms", e);
       if (dirs != null) {
-        remove(dirs);
+        SandboxDirectories made = dirs;
+        withoutInterrupt(() -> remove(made));
       }
       return Optional.empty();
     }
   }
 
   private void discard(Warm w) {
-    w.sandbox().close();
-    remove(w.dirs());
+    withoutInterrupt(() -> {
+      w.sandbox().close();
+      remove(w.dirs());
+    });
+  }
+
+  /**
+   * Runs a clean-up on the refill thread even when isolad's stop has interrupted it: an interrupted
+   * thread fails every host command (umount) at once, which left a pooled VM's mounts behind.
+   */
+  private static void withoutInterrupt(Runnable cleanUp) {
+    boolean interrupted = Thread.interrupted();
+    try {
+      cleanUp.run();
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   private static void remove(SandboxDirectories dirs) {

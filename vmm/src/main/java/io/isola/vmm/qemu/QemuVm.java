@@ -1,5 +1,6 @@
 package io.isola.vmm.qemu;
 
+import com.google.common.util.concurrent.Uninterruptibles;
 import io.isola.vmm.hypervisor.Vm;
 import io.isola.vmm.hypervisor.VmSpec;
 import io.isola.vmm.jail.Jail;
@@ -128,15 +129,21 @@ final class QemuVm implements Vm {
     try {
       exit.get(grace.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
+      // still wait for the kill below: the exit releases the jail (cgroup, share mounts), and a
+      // caller told "stopped" goes on to remove the sandbox's files
+      killAndWait();
       Thread.currentThread().interrupt();
-      process.destroyForcibly();
     } catch (Exception e) {
-      process.destroyForcibly();
-      try {
-        exit.get(10, TimeUnit.SECONDS);
-      } catch (Exception ignored) {
-        // reported by exit() to whoever waits on it
-      }
+      killAndWait();
+    }
+  }
+
+  private void killAndWait() {
+    process.destroyForcibly();
+    try {
+      Uninterruptibles.getUninterruptibly(exit, 10, TimeUnit.SECONDS);
+    } catch (Exception ignored) {
+      // reported by exit() to whoever waits on it
     }
   }
 
