@@ -67,9 +67,10 @@ bench-warm: build
 # The benchmark suite: every row of docs/performance.md measured in one run, as ratios with
 # medians of RUNS; the table is printed and written to build/bench.txt. DENSITY caps row 6.
 DENSITY ?= 150
+ONLY ?=
 bench: build
 	@$(MVN) test -pl integration-tests -Dtest=BenchSuite -Disola.bench=true -Disola.bench.runs=$(RUNS) \
-	  -Disola.bench.density=$(DENSITY) -Disola.bench.out=$(CURDIR)/build/bench.txt \
+	  -Disola.bench.density=$(DENSITY) -Disola.bench.only=$(ONLY) -Disola.bench.out=$(CURDIR)/build/bench.txt \
 	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false
 
 # Exec latency of a quiet sandbox beside one that floods stdout, trickles, spins or stops answering.

@@ -58,6 +58,7 @@ bool ttrpc_broken(void);     /* a write found the host gone; cleared by ttrpc_re
 bool ttrpc_host_gone(void);  /* the host side is closed right now */
 void ttrpc_drain(void);      /* read and drop what a closed host left in the channel */
 void ttrpc_reply(uint32_t sid, const ProtobufCMessage *msg);
+void ttrpc_reply_stdio(uint32_t sid, const uint8_t *data, size_t n, bool eof);
 void ttrpc_error(uint32_t sid, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -345,7 +345,6 @@ static void read_answer(struct proc *p, int i)
 {
 	struct stream *s = &p->out[i];
 	struct pending *pd = s->reads.head;
-	A(ReadStdioResponse) r = ISOLA__AGENT__V1__READ_STDIO_RESPONSE__INIT;
 	ssize_t n = 0;
 
 	if (!pd)
@@ -363,11 +362,8 @@ static void read_answer(struct proc *p, int i)
 			n = 0;
 		}
 	}
-	r.eof = n == 0;
-	r.data.data = iobuf;
-	r.data.len = n;
 	q_pop(&s->reads);
-	ttrpc_reply(pd->sid, &r.base);
+	ttrpc_reply_stdio(pd->sid, iobuf, (size_t)n, n == 0);
 	unpark(p, pd);
 	/* EOF is sticky: answer everyone else waiting on this stream. */
 	while (s->eof && s->reads.head)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "stdio_frame.h"
 #include "ttrpc/ttrpc.pb-c.h"
 
 #define HDR 10
@@ -127,6 +128,22 @@ static void send_response(uint32_t sid, int code, const char *msg, const Protobu
 	send_all(iov, 2);
 	free(body);
 	free(pbuf);
+}
+
+/* A successful ReadStdio answer: the frame ttrpc_reply would send, with the data written
+ * straight from the caller's buffer (stdio_frame.c). */
+void ttrpc_reply_stdio(uint32_t sid, const uint8_t *data, size_t n, bool eof)
+{
+	uint8_t head[STDIO_FRAME_HEAD_MAX], tail[STDIO_FRAME_TAIL_MAX];
+
+	if (sid == 0 || broken)
+		return;
+	struct iovec iov[3] = {
+		{ head, stdio_frame_head(head, sid, n, eof) },
+		{ (void *)data, n },
+		{ tail, stdio_frame_tail(tail, eof) },
+	};
+	send_all(iov, 3);
 }
 
 void ttrpc_reply(uint32_t sid, const ProtobufCMessage *msg)

@@ -37,11 +37,24 @@ class BenchSuite {
 
   @Test
   void suite() throws Exception {
-    coldStart();
-    warmStart();
-    execAndStdio();
-    memoryAndStartup();
-    density();
+    // ONLY=cold,warm,exec,memory,density runs those groups (exec covers rows 3 and 4)
+    List<String> only = List.of(System.getProperty("isola.bench.only", "").split(","));
+    boolean all = only.equals(List.of(""));
+    if (all || only.contains("cold")) {
+      coldStart();
+    }
+    if (all || only.contains("warm")) {
+      warmStart();
+    }
+    if (all || only.contains("exec")) {
+      execAndStdio();
+    }
+    if (all || only.contains("memory")) {
+      memoryAndStartup();
+    }
+    if (all || only.contains("density")) {
+      density();
+    }
     String machine = machine();
     StringBuilder table = new StringBuilder(String.format("%nisola benchmark suite, %d runs per row, %s%n", runs,
         machine));
