@@ -123,9 +123,10 @@ class BenchSuite {
         direct.agent().execProcess(DirectSandbox.CONTAINER, "flood" + run, direct.process("dd", "if=/dev/zero",
             "bs=1M", "count=" + mib), false, false);
         long bytes = 0;
+        var reader = new io.isola.vmm.agent.OutputReader(direct.agent(), DirectSandbox.CONTAINER, "flood" + run,
+            io.isola.proto.agent.v1.StdioStream.STDOUT); // as isolad reads: a pipeline of reads
         while (true) {
-          var r = direct.agent().read(DirectSandbox.CONTAINER, "flood" + run,
-              io.isola.proto.agent.v1.StdioStream.STDOUT);
+          var r = reader.next();
           bytes += r.getData().size();
           if (r.getEof()) {
             break;

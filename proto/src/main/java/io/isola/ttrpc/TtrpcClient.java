@@ -11,7 +11,9 @@ import java.io.IOException;
 import java.nio.channels.ByteChannel;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -58,20 +60,55 @@ public final class TtrpcClient implements Closeable {
   /** Calls {@code service/method} and parses the reply, or throws with the call's status. */
   public <T extends MessageLite> T call(String service, String method, MessageLite request,
       Parser<T> responseParser, Duration timeout) throws TtrpcException {
+    return await(callAsync(service, method, request, responseParser, timeout), method);
+  }
+
+  /**
+   * Sends the call now and completes with the parsed reply, or exceptionally with a
+   * {@link TtrpcException} (the call's status, a deadline, a broken connection). Replies complete
+   * in the order the peer sends them, so calls a peer answers in order can be kept in flight
+   * together (a pipeline) without losing their order.
+   */
+  public <T extends MessageLite> CompletableFuture<T> callAsync(String service, String method, MessageLite request,
+      Parser<T> responseParser, Duration timeout) {
     TtrpcException failure = broken.get();
     if (failure != null) {
-      throw new TtrpcException(StatusCode.UNAVAILABLE, "connection is broken: " + failure.detail());
+      return CompletableFuture.failedFuture(
+          new TtrpcException(StatusCode.UNAVAILABLE, "connection is broken: " + failure.detail()));
     }
     if (pending.size() >= MAX_IN_FLIGHT) {
-      throw new TtrpcException(StatusCode.RESOURCE_EXHAUSTED,
-          "more than " + MAX_IN_FLIGHT + " calls in flight on one connection");
+      return CompletableFuture.failedFuture(new TtrpcException(StatusCode.RESOURCE_EXHAUSTED,
+          "more than " + MAX_IN_FLIGHT + " calls in flight on one connection"));
     }
     int streamId = nextStreamId.getAndAdd(2);
-    CompletableFuture<Response> future = new CompletableFuture<>();
-    pending.put(streamId, future);
+    CompletableFuture<Response> response = new CompletableFuture<>();
+    pending.put(streamId, response);
     if (broken.get() != null) { // broke between the check above and the put: fail now, not at the deadline
-      future.completeExceptionally(broken.get());
+      response.completeExceptionally(broken.get());
     }
+    // however the call ends (answer, deadline, broken connection, caller gone), its stream is
+    // forgotten; on the response itself, since a cancelled reply never runs the stage below
+    response.whenComplete((r, error) -> pending.remove(streamId));
+    CompletableFuture<T> reply = response.orTimeout(timeout.toNanos(), TimeUnit.NANOSECONDS)
+        .handle((r, error) -> {
+          if (error != null) {
+            throw new CompletionException(failureOf(error, method, timeout));
+          }
+          try {
+            if (r.hasStatus() && r.getStatus().getCode() != 0) {
+              throw new TtrpcException(StatusCode.of(r.getStatus().getCode()), r.getStatus().getMessage());
+            }
+            return parse(responseParser, r.getPayload(), method);
+          } catch (TtrpcException e) {
+            throw new CompletionException(e);
+          }
+        });
+    // a caller that gives up (interrupted) forgets the stream at once, not at the deadline
+    reply.whenComplete((r, error) -> {
+      if (error instanceof CancellationException) {
+        response.cancel(false);
+      }
+    });
     try {
       byte[] body = Request.newBuilder()
           .setService(service)
@@ -81,29 +118,48 @@ public final class TtrpcClient implements Closeable {
           .build()
           .toByteArray();
       writer.write(new Frame(streamId, Frame.TYPE_REQUEST, (byte) 0, body));
-      Response response = future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-      if (response.hasStatus() && response.getStatus().getCode() != 0) {
-        throw new TtrpcException(StatusCode.of(response.getStatus().getCode()),
-            response.getStatus().getMessage());
-      }
-      return parse(responseParser, response.getPayload(), method);
     } catch (IllegalArgumentException e) {
-      throw new TtrpcException(StatusCode.RESOURCE_EXHAUSTED, e.getMessage());
+      response.completeExceptionally(new TtrpcException(StatusCode.RESOURCE_EXHAUSTED, e.getMessage()));
     } catch (IOException e) {
-      throw new TtrpcException(StatusCode.UNAVAILABLE, "cannot send " + method + ": " + e.getMessage(), e);
-    } catch (TimeoutException e) {
-      throw new TtrpcException(StatusCode.DEADLINE_EXCEEDED,
+      response.completeExceptionally(
+          new TtrpcException(StatusCode.UNAVAILABLE, "cannot send " + method + ": " + e.getMessage(), e));
+    }
+    return reply;
+  }
+
+  /** What a call's failure means to its caller: its status, a deadline, a broken connection. */
+  private static TtrpcException failureOf(Throwable error, String method, Duration timeout) {
+    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    if (cause instanceof TtrpcException t) {
+      return t;
+    }
+    if (cause instanceof TimeoutException) {
+      return new TtrpcException(StatusCode.DEADLINE_EXCEEDED,
           method + " got no answer within " + timeout.toMillis() + " ms");
+    }
+    if (cause instanceof CancellationException) {
+      return new TtrpcException(StatusCode.CANCELLED, method + " was cancelled");
+    }
+    return new TtrpcException(StatusCode.INTERNAL, String.valueOf(cause), cause);
+  }
+
+  /**
+   * Waits for a call made with {@link #callAsync}. An interrupt cancels it (its stream is
+   * forgotten; a late reply counts as stray).
+   */
+  public static <T> T await(CompletableFuture<T> reply, String method) throws TtrpcException {
+    try {
+      return reply.get();
     } catch (InterruptedException e) {
+      reply.cancel(false);
       Thread.currentThread().interrupt();
       throw new TtrpcException(StatusCode.CANCELLED, method + " was interrupted");
     } catch (ExecutionException e) {
       if (e.getCause() instanceof TtrpcException t) {
+        // a fresh exception, so the stack shows this caller
         throw new TtrpcException(t.code(), t.detail(), t);
       }
       throw new TtrpcException(StatusCode.INTERNAL, String.valueOf(e.getCause()), e.getCause());
-    } finally {
-      pending.remove(streamId);
     }
   }
 

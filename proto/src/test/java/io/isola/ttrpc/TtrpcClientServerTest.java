@@ -71,6 +71,60 @@ class TtrpcClientServerTest {
   }
 
   @Test
+  void manyAsyncCallsInFlightEachGetTheirOwnReply() throws Exception {
+    try (TtrpcClient client = client(new AtomicReference<>())) {
+      java.util.List<java.util.concurrent.CompletableFuture<StringValue>> replies = new java.util.ArrayList<>();
+      for (int i = 0; i < 200; i++) {
+        replies.add(client.callAsync("test.Echo", "Echo", StringValue.of("m" + i), StringValue.parser(), DEADLINE));
+      }
+      for (int i = 0; i < 200; i++) {
+        assertEquals("m" + i, TtrpcClient.await(replies.get(i), "Echo").getValue());
+      }
+    }
+  }
+
+  @Test
+  void anAsyncCallPastItsDeadlineFailsAndItsLateReplyIsStray() throws Exception {
+    try (TtrpcClient client = client(new AtomicReference<>())) {
+      var reply = client.callAsync("test.Echo", "Park", StringValue.of("x"), StringValue.parser(), Duration.ofMillis(200));
+      TtrpcException e = assertThrows(TtrpcException.class, () -> TtrpcClient.await(reply, "Park"));
+      assertEquals(StatusCode.DEADLINE_EXCEEDED, e.code());
+      release.countDown();
+      for (int i = 0; i < 100 && client.strayResponses() == 0; i++) {
+        Thread.sleep(50);
+      }
+      assertEquals(1, client.strayResponses(), "the stream was forgotten at the deadline");
+    }
+  }
+
+  @Test
+  void anInterruptedAwaitCancelsTheCallAndForgetsItsStream() throws Exception {
+    try (TtrpcClient client = client(new AtomicReference<>())) {
+      var reply = client.callAsync("test.Echo", "Park", StringValue.of("x"), StringValue.parser(), DEADLINE);
+      AtomicReference<TtrpcException> seen = new AtomicReference<>();
+      Thread waiter = new Thread(() -> {
+        try {
+          TtrpcClient.await(reply, "Park");
+        } catch (TtrpcException e) {
+          seen.set(e);
+        }
+      });
+      waiter.start();
+      Thread.sleep(200);
+      waiter.interrupt();
+      waiter.join(5000);
+      assertEquals(StatusCode.CANCELLED, seen.get().code());
+      release.countDown();
+      for (int i = 0; i < 100 && client.strayResponses() == 0; i++) {
+        Thread.sleep(50);
+      }
+      assertEquals(1, client.strayResponses(), "the late reply found nobody waiting");
+      assertEquals("y", client.call("test.Echo", "Echo", StringValue.of("y"), StringValue.parser(), DEADLINE)
+          .getValue(), "the connection still works");
+    }
+  }
+
+  @Test
   void unaryCallRoundTrips() throws Exception {
     try (TtrpcClient client = client(new AtomicReference<>())) {
       StringValue reply = client.call("test.Echo", "Echo", StringValue.of("hello"), StringValue.parser(), DEADLINE);

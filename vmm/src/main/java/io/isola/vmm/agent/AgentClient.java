@@ -30,6 +30,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
 
 /**
@@ -136,14 +138,23 @@ public final class AgentClient implements AutoCloseable {
 
   /** Blocks until output is available; returns the response (empty data only with eof). */
   public ReadStdioResponse read(String id, String execId, StdioStream stream) throws TtrpcException {
-    ReadStdioResponse response = call("ReadStdio", ReadStdioRequest.newBuilder()
+    return TtrpcClient.await(readAsync(id, execId, stream), "ReadStdio");
+  }
+
+  /**
+   * A ReadStdio sent now. The agent answers a stream's reads in the order they came, so several
+   * can be in flight (see {@link OutputReader}).
+   */
+  public CompletableFuture<ReadStdioResponse> readAsync(String id, String execId, StdioStream stream) {
+    return ttrpc.callAsync(SERVICE, "ReadStdio", ReadStdioRequest.newBuilder()
         .setContainerId(id).setExecId(execId).setStream(stream).setMaxBytes(READ_CHUNK).build(),
-        ReadStdioResponse.parser(), BLOCKING);
-    if (response.getData().size() > READ_CHUNK) {
-      throw new TtrpcException(StatusCode.OUT_OF_RANGE,
-          "agent sent " + response.getData().size() + " bytes for a read of at most " + READ_CHUNK);
-    }
-    return response;
+        ReadStdioResponse.parser(), BLOCKING).thenApply(response -> {
+          if (response.getData().size() > READ_CHUNK) {
+            throw new CompletionException(new TtrpcException(StatusCode.OUT_OF_RANGE,
+                "agent sent " + response.getData().size() + " bytes for a read of at most " + READ_CHUNK));
+          }
+          return response;
+        });
   }
 
   /**

@@ -5,6 +5,7 @@ import io.isola.proto.agent.v1.ReadStdioResponse;
 import io.isola.proto.agent.v1.StdioStream;
 import io.isola.ttrpc.TtrpcException;
 import io.isola.vmm.agent.AgentClient;
+import io.isola.vmm.agent.OutputReader;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArraySet;
@@ -82,9 +83,10 @@ final class ProcessOutput {
     CompletableFuture<Boolean> done = new CompletableFuture<>();
     Thread thread = new Thread(() -> {
       boolean eof = false;
+      OutputReader reader = new OutputReader(agent, containerId, execId, stream);
       try {
         while (true) {
-          ReadStdioResponse chunk = agent.read(containerId, execId, stream);
+          ReadStdioResponse chunk = reader.next();
           if (!chunk.getData().isEmpty()) {
             deliver(stream, chunk.getData());
           }

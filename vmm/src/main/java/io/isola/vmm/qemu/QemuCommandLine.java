@@ -75,8 +75,6 @@ public final class QemuCommandLine {
     for (VmSpec.Share share : spec.shares()) {
       String id = "fs" + index++;
       // mapped-xattr: guest ownership and modes live in xattrs, so the guest can never create a
-      // set-uid file or a device node that the host would honour.
-      // mapped-xattr: guest ownership and modes live in xattrs, so the guest can never create a
       // set-uid file or a device node that the host would honour. "none" shows host attributes
       // and symlinks as they are; VmSpec allows it only read-only, so nothing can be created.
       String model = share.hostAttributes() ? "none" : "mapped-xattr";

@@ -5,6 +5,7 @@ import io.isola.proto.agent.v1.ReadStdioResponse;
 import io.isola.proto.agent.v1.StdioStream;
 import io.isola.ttrpc.TtrpcException;
 import io.isola.vmm.agent.AgentClient;
+import io.isola.vmm.agent.OutputReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -12,8 +13,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Moves a process's stdio between the agent and local streams, each direction on its own
- * daemon thread. Output is pulled (one ReadStdio in flight per stream), so a slow local reader
- * slows the container rather than filling host memory.
+ * daemon thread. Output is pulled (a bounded pipeline of ReadStdio calls per stream), so a slow
+ * local reader slows the container rather than filling host memory.
  */
 public final class StdioPump {
   private static final int STDIN_CHUNK = 64 * 1024;
@@ -25,9 +26,10 @@ public final class StdioPump {
       StdioStream stream, OutputStream sink) {
     CompletableFuture<Throwable> done = new CompletableFuture<>();
     Thread thread = new Thread(() -> {
+      OutputReader reader = new OutputReader(agent, containerId, execId, stream);
       try {
         while (true) {
-          ReadStdioResponse chunk = agent.read(containerId, execId, stream);
+          ReadStdioResponse chunk = reader.next();
           if (!chunk.getData().isEmpty()) {
             chunk.getData().writeTo(sink);
             sink.flush();
