@@ -20,12 +20,16 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -75,27 +79,37 @@ public final class ContainerRun {
       trace.mark("choose accelerator");
 
       dirs = SandboxDirectories.create(request.runRoot(), request.stateRoot(), id);
-      byte[] ociConfig;
-      PreparedRootfs rootfs;
-      try (Image image = Image.open(request.image())) {
-        rootfs = image.unpackTo(dirs.rootfs());
-        keepFilesystem = rootfs.unpacked() && !request.removeWhenDone();
-        ociConfig = RuntimeSpecBuilder.runtimeSpec(image.config(), request.options(), rootfs.path());
-      }
-      trace.mark("prepare rootfs");
-      VmSpec spec = guest.vmSpec(id, request.vcpus(), request.memoryMib(),
-          List.of(new VmSpec.Share(ROOTFS_TAG, rootfs.path(), false)), dirs.run());
-      try (Sandbox sandbox = Sandbox.boot(new QemuBackend(request.qemu(), accelerator, jailer()), spec, GuestBoot.BOOT_DEADLINE)) {
-        trace.mark("boot sandbox");
-        signals.attach(sandbox);
-        if (signals.forcedTeardown() != 0) {
-          return 128 + signals.forcedTeardown();
+      Files.createDirectories(dirs.rootfs());
+      try (Image image = Image.open(request.image())) { // a bad image fails here, before any VM
+        trace.mark("open image");
+        // The guest boots while the root filesystem is unpacked into its (still empty) share:
+        // nothing in the guest looks at the share before the container is created.
+        CompletableFuture<PreparedRootfs> unpacking = unpackInBackground(image, dirs.rootfs());
+        try {
+          VmSpec spec = guest.vmSpec(id, request.vcpus(), request.memoryMib(),
+              List.of(new VmSpec.Share(ROOTFS_TAG, dirs.rootfs(), false)), dirs.run());
+          try (Sandbox sandbox = Sandbox.boot(new QemuBackend(request.qemu(), accelerator, jailer()), spec,
+              GuestBoot.BOOT_DEADLINE)) {
+            trace.mark("boot sandbox (rootfs unpacked meanwhile)");
+            PreparedRootfs rootfs = unpacked(unpacking);
+            keepFilesystem = rootfs.unpacked() && !request.removeWhenDone();
+            sandbox.vm().handOver(rootfs.path()); // files made after the jail took the share over
+            byte[] ociConfig = RuntimeSpecBuilder.runtimeSpec(image.config(), request.options(), rootfs.path());
+            trace.mark("prepare rootfs (rest)");
+            signals.attach(sandbox);
+            if (signals.forcedTeardown() != 0) {
+              return 128 + signals.forcedTeardown();
+            }
+            int code = runContainer(sandbox, ociConfig);
+            trace.mark("run container");
+            sandbox.shutdown(SHUTDOWN_GRACE);
+            trace.mark("shut down");
+            return code;
+          }
+        } finally {
+          // the image stays open, and its files in place, until the unpacker has let go of them
+          unpacking.exceptionally(e -> null).join();
         }
-        int code = runContainer(sandbox, ociConfig);
-        trace.mark("run container");
-        sandbox.shutdown(SHUTDOWN_GRACE);
-        trace.mark("shut down");
-        return code;
       }
     } catch (CatalogException | SandboxException | IOException e) {
       if (signals.forcedTeardown() != 0) {
@@ -221,6 +235,27 @@ public final class ContainerRun {
       pump.get(OUTPUT_DRAIN.toMillis(), TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       // a process in the container kept the stream open; the VM is torn down next anyway
+    }
+  }
+
+  private static CompletableFuture<PreparedRootfs> unpackInBackground(Image image, Path target) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return image.unpackTo(target);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+  }
+
+  private static PreparedRootfs unpacked(CompletableFuture<PreparedRootfs> unpacking) throws IOException {
+    try {
+      return unpacking.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof UncheckedIOException u) {
+        throw u.getCause();
+      }
+      throw e;
     }
   }
 
