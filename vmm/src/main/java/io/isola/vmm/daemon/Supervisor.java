@@ -35,6 +35,7 @@ import io.isola.vmm.state.HostProcess;
 import io.isola.vmm.state.SandboxRecord;
 import io.isola.vmm.state.StateStore;
 import io.isola.vmm.util.FileTrees;
+import io.isola.vmm.util.HostProcesses;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -749,10 +750,7 @@ public final class Supervisor implements AutoCloseable {
       } catch (CatalogException | SandboxException | RuntimeException e) {
         LOG.log(Level.WARNING, "cannot re-adopt sandbox " + record.id(), e);
         // a VM nobody can manage must not run on: stop it (still the same process: checked above)
-        ProcessHandle.of(record.qemuPid()).ifPresent(p -> {
-          p.destroyForcibly();
-          p.onExit().orTimeout(10, java.util.concurrent.TimeUnit.SECONDS).exceptionally(t -> null).join();
-        });
+        ProcessHandle.of(record.qemuPid()).ifPresent(HostProcesses::killAndWait);
         sandboxEnded(record.id(), SandboxRecord.State.DIED, "could not be re-adopted: " + e.getMessage());
         deleteQuietly(dirs.run());
       }

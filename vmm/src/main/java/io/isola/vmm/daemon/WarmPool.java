@@ -7,6 +7,7 @@ import io.isola.vmm.sandbox.GuestFiles;
 import io.isola.vmm.sandbox.Sandbox;
 import io.isola.vmm.sandbox.SandboxDirectories;
 import io.isola.vmm.sandbox.SandboxException;
+import io.isola.vmm.util.HostProcesses;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -190,10 +191,7 @@ final class WarmPool implements AutoCloseable {
       try {
         long pid = Long.parseLong(Files.readString(run.resolve("qemu.pid")).strip());
         ProcessHandle.of(pid).filter(p -> p.info().commandLine().map(c -> c.contains(run.toString())).orElse(false))
-            .ifPresent(p -> {
-              p.destroyForcibly();
-              p.onExit().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();
-            });
+            .ifPresent(HostProcesses::killAndWait);
       } catch (IOException | NumberFormatException e) {
         // no pid: the VM never started
       }

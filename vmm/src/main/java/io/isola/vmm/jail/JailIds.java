@@ -58,13 +58,18 @@ public final class JailIds {
     return uid >= base && uid < base + count;
   }
 
+  /** The uid a process runs as, from its /proc directory (unsigned: jail uids pass 2^31). */
+  static long uidOf(Path procDirectory) throws IOException {
+    return Integer.toUnsignedLong((Integer) Files.getAttribute(procDirectory, "unix:uid"));
+  }
+
   /** Real uids of the host's processes (those we can see). */
   static Set<Long> hostProcessUids() {
     Set<Long> uids = new HashSet<>();
     try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("[0-9]+"))) {
       for (Path p : procs) {
         try {
-          uids.add(Integer.toUnsignedLong((Integer) Files.getAttribute(p, "unix:uid")));
+          uids.add(uidOf(p));
         } catch (IOException gone) {
           // the process ended while we looked
         }

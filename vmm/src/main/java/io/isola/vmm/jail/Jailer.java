@@ -80,7 +80,7 @@ public final class Jailer {
 
   /** The jail of a QEMU a previous supervisor started: its uid as the kernel reports it. */
   public Jail adopt(VmSpec spec, long pid) throws IOException {
-    long uid = Integer.toUnsignedLong((Integer) Files.getAttribute(Path.of("/proc", Long.toString(pid)), "unix:uid"));
+    long uid = JailIds.uidOf(Path.of("/proc", Long.toString(pid)));
     if (!ids.contains(uid)) {
       throw new JailException("QEMU pid " + pid + " runs as uid " + uid + ", outside the jail range: it was not jailed");
     }
