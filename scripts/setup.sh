@@ -4,6 +4,7 @@
 set -eu
 
 packages="openjdk-17-jdk-headless maven make gcc libc6-dev qemu-system-x86 busybox-static crun containerd runc
+  flex bison bc libelf-dev
   protobuf-c-compiler libprotobuf-c-dev cpio kmod xz-utils zstd ca-certificates iproute2 util-linux mount e2fsprogs"
 
 missing=""

@@ -1,10 +1,21 @@
 #!/bin/bash
-# The cold-start floor: time for QEMU (TCG) to boot out/vmlinux + out/nano.cpio to init and power
-# off (the agent powers off at once when the cmdline has isola.poweroff_at_init). Prints each run,
-# the median wall time and QEMU's peak RSS (VmHWM). MACHINE=q35 for the PCI variant.
+# The cold-start floor: time for QEMU (TCG) to boot a catalog kernel (default "debian") with the
+# base image built for it to init and power off (the agent powers off at once when the cmdline has
+# isola.poweroff_at_init). Prints each run, the median wall time and QEMU's peak RSS (VmHWM).
+# MACHINE=q35 for the PCI variant.
 set -eu
 . "$(dirname "$0")/common.sh"
-OUT=${1:?usage: boot-floor.sh OUT_DIR [RUNS]}; RUNS=${2:-5}; MACHINE=${MACHINE:-microvm}
+OUT=${1:?usage: boot-floor.sh OUT_DIR [RUNS [KERNEL]]}; RUNS=${2:-5}; KERNEL=${3:-debian}
+MACHINE=${MACHINE:-microvm}
+# catalog.json is written one entry per line (catalog.sh): pick the kernel's line, then the first
+# base image whose kernelRelease is that kernel's release.
+field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p"; }
+kline=$(grep "{\"name\": \"$KERNEL\", \"file\"" "$OUT/catalog.json" | grep '"release"' || true)
+[ -n "$kline" ] || die "no kernel \"$KERNEL\" in $OUT/catalog.json"
+rel=$(echo "$kline" | field release)
+VMLINUX="$OUT/$(echo "$kline" | field file)"
+INITRD="$OUT/$(grep "\"kernelRelease\": \"$rel\"" "$OUT/catalog.json" | head -n1 | field file)"
+[ -f "$VMLINUX" ] && [ -f "$INITRD" ] || die "kernel \"$KERNEL\": files missing ($VMLINUX, $INITRD)"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 mkdir "$T/share"
 APPEND="console=ttyS0 quiet cryptomgr.notests tsc=reliable no_timer_check 8250.nr_uarts=1 isola.poweroff_at_init"
@@ -20,7 +31,7 @@ case $MACHINE in
 esac
 argv=(qemu-system-x86_64 "${M[@]}" -accel tcg -cpu max -m 512 -smp 1
   -nodefaults -no-user-config -nographic -no-reboot
-  -kernel "$OUT/vmlinux" -initrd "$OUT/nano.cpio" -append "$APPEND"
+  -kernel "$VMLINUX" -initrd "$INITRD" -append "$APPEND"
   -serial "file:$T/console.log"
   -chardev "socket,id=agent,path=$T/agent.sock,server=on,wait=off"
   -device "virtio-serial-$bus,id=vs0" -device virtserialport,bus=vs0.0,chardev=agent,name=isola.agent
@@ -42,4 +53,4 @@ for i in $(seq "$RUNS"); do
   ms+=($(( ($(date +%s%N) - s) / 1000000 )))
 done
 med=$(printf '%s\n' "${ms[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
-log "floor ($MACHINE): runs ${ms[*]} ms; median ${med} ms; qemu peak RSS $(( hwm / 1024 )) MiB"
+log "floor ($KERNEL kernel, $MACHINE): runs ${ms[*]} ms; median ${med} ms; qemu peak RSS $(( hwm / 1024 )) MiB"

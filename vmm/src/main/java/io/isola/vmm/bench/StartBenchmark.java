@@ -73,7 +73,7 @@ public final class StartBenchmark {
   private static Measurement floor(Catalog catalog, String kernelName, Path dir, int memory) throws Exception {
     Files.createDirectories(dir);
     Catalog.Kernel kernel = catalog.kernel(kernelName);
-    Catalog.BaseImage base = catalog.baseImage(null);
+    Catalog.BaseImage base = catalog.baseImageFor(kernel, null);
     Path share = Files.createDirectories(dir.resolve("share"));
     VmSpec spec = new VmSpec("floor", kernel.file(), base.file(), GuestBoot.KERNEL_ARGS + " isola.poweroff_at_init",
         1, memory, List.of(new VmSpec.Share("rootfs", share, false)), dir);

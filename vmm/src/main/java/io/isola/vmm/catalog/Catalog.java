@@ -103,6 +103,40 @@ public final class Catalog {
             + " has: " + baseImages.stream().map(BaseImage::name).toList()));
   }
 
+  /**
+   * The base image to boot with {@code kernel}: a base image's modules are built for one kernel
+   * release, so it must match. A named image is checked; with no name, the catalog's default if it
+   * matches, else the first image built for that kernel's release. An image or kernel that does
+   * not say its release matches anything.
+   */
+  public BaseImage baseImageFor(Kernel kernel, String name) throws CatalogException {
+    if (name != null && !name.isEmpty()) {
+      BaseImage image = baseImage(name);
+      if (!fits(image, kernel)) {
+        throw new CatalogException("base image \"" + image.name() + "\" is built for kernel release "
+            + image.kernelRelease() + ", kernel \"" + kernel.name() + "\" is " + kernel.release()
+            + "; base images for it: " + fitting(kernel));
+      }
+      return image;
+    }
+    BaseImage preferred = baseImage(null);
+    if (fits(preferred, kernel)) {
+      return preferred;
+    }
+    return baseImages.stream().filter(b -> fits(b, kernel)).findFirst()
+        .orElseThrow(() -> new CatalogException("the catalog " + file + " has no base image for kernel \""
+            + kernel.name() + "\" (release " + kernel.release() + ")"));
+  }
+
+  private static boolean fits(BaseImage image, Kernel kernel) {
+    return image.kernelRelease().isEmpty() || kernel.release().isEmpty()
+        || image.kernelRelease().equals(kernel.release());
+  }
+
+  private List<String> fitting(Kernel kernel) {
+    return baseImages.stream().filter(b -> fits(b, kernel)).map(BaseImage::name).toList();
+  }
+
   public List<Kernel> kernels() {
     return kernels;
   }

@@ -10,9 +10,13 @@ import java.util.List;
 /** The kernel and base image a sandbox boots, as the catalog names them. */
 public record GuestFiles(Catalog.Kernel kernel, Catalog.BaseImage baseImage) {
 
-  /** Picks by name; "" or null means the catalog's default. */
+  /**
+   * Picks by name; "" or null means the catalog's default kernel, and the base image built for
+   * the chosen kernel (see {@link Catalog#baseImageFor}).
+   */
   public static GuestFiles choose(Catalog catalog, String kernel, String baseImage) throws CatalogException {
-    return new GuestFiles(catalog.kernel(kernel), catalog.baseImage(baseImage));
+    Catalog.Kernel k = catalog.kernel(kernel);
+    return new GuestFiles(k, catalog.baseImageFor(k, baseImage));
   }
 
   /**

@@ -38,6 +38,26 @@ class CatalogTest {
   }
 
   @Test
+  void aKernelGetsTheBaseImageBuiltForItsRelease() throws Exception {
+    Path file = dir.resolve("catalog.json");
+    Files.writeString(file, """
+        {"schema":1,"defaultKernel":"debian","defaultBaseImage":"nano",
+         "kernels":[{"name":"debian","file":"vmlinux-a","sha256":"%1$s","release":"6.1.0-1-amd64"},
+                    {"name":"minimal","file":"vmlinux-b","sha256":"%1$s","release":"6.1.9-isola-minimal"}],
+         "baseImages":[{"name":"nano","file":"nano-a.cpio","sha256":"%1$s","kernelRelease":"6.1.0-1-amd64"},
+                       {"name":"nano-minimal","file":"nano-b.cpio","sha256":"%1$s","kernelRelease":"6.1.9-isola-minimal"}]}
+        """.formatted(SHA));
+    Catalog catalog = Catalog.load(file);
+    assertEquals("nano", catalog.baseImageFor(catalog.kernel(null), null).name());
+    assertEquals("nano-minimal", catalog.baseImageFor(catalog.kernel("minimal"), "").name());
+    assertEquals("nano-minimal", catalog.baseImageFor(catalog.kernel("minimal"), "nano-minimal").name());
+    CatalogException e = assertThrows(CatalogException.class,
+        () -> catalog.baseImageFor(catalog.kernel("minimal"), "nano"));
+    assertTrue(e.getMessage().contains("built for kernel release 6.1.0-1-amd64")
+        && e.getMessage().contains("[nano-minimal]"), e.getMessage());
+  }
+
+  @Test
   void aCatalogCannotPointOutsideItsDirectory() throws Exception {
     CatalogException e = assertThrows(CatalogException.class, () -> Catalog.load(write("../../etc/shadow")));
     assertTrue(e.getMessage().contains("outside its directory"), e.getMessage());
