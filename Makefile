@@ -65,12 +65,15 @@ bench-warm: build
 	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false
 
 # The benchmark suite: every row of docs/performance.md measured in one run, as ratios with
-# medians of RUNS; the table is printed and written to build/bench.txt. DENSITY caps row 6.
+# medians of RUNS; the table is printed and written to build/bench.txt. DENSITY caps row 6;
+# DENSITY_KERNEL=minimal runs row 6 on the catalog's minimal kernel; ONLY=exec,... runs some groups.
 DENSITY ?= 150
+DENSITY_KERNEL ?=
 ONLY ?=
 bench: build
 	@$(MVN) test -pl integration-tests -Dtest=BenchSuite -Disola.bench=true -Disola.bench.runs=$(RUNS) \
-	  -Disola.bench.density=$(DENSITY) -Disola.bench.only=$(ONLY) -Disola.bench.out=$(CURDIR)/build/bench.txt \
+	  -Disola.bench.density=$(DENSITY) -Disola.bench.density.kernel=$(DENSITY_KERNEL) \
+	  -Disola.bench.only=$(ONLY) -Disola.bench.out=$(CURDIR)/build/bench.txt \
 	  -Disola.demoImage=$(CURDIR)/$(DEMO_DIR)/demo-oci -Dsurefire.failIfNoSpecifiedTests=false
 
 # Exec latency of a quiet sandbox beside one that floods stdout, trickles, spins or stops answering.

@@ -241,6 +241,7 @@ class BenchSuite {
   /** Creates idle default sandboxes, two at a time, up to the cap, the first failure or low host memory. */
   private void density() throws Exception {
     int cap = Integer.getInteger("isola.bench.density", 150);
+    String kernel = System.getProperty("isola.bench.density.kernel", ""); // "" = the catalog's default
     IsoladProcess isolad = new IsoladProcess(Files.createDirectories(dir.resolve("density")), "").start();
     ManagedChannel channel = ApiClients.unix(isolad.socket);
     AtomicInteger created = new AtomicInteger();
@@ -264,7 +265,7 @@ class BenchSuite {
             }
             try {
               SandboxesGrpc.newBlockingStub(channel).withDeadlineAfter(300, TimeUnit.SECONDS)
-                  .createSandbox(CreateSandboxRequest.newBuilder().setId("d" + i).build());
+                  .createSandbox(CreateSandboxRequest.newBuilder().setId("d" + i).setKernel(kernel).build());
               created.incrementAndGet();
             } catch (RuntimeException e) {
               stop.add("creation " + (i + 1) + " failed: " + e.getMessage());
@@ -279,7 +280,8 @@ class BenchSuite {
     } finally {
       double minutes = (System.nanoTime() - t0) / 60e9;
       pool.shutdownNow();
-      rows.add(row("6 density", "idle default sandboxes up at once; creation rate", String.format(
+      rows.add(row("6 density", "idle default sandboxes up at once; creation rate"
+          + (kernel.isEmpty() ? "" : " (" + kernel + " kernel)"), String.format(
           "%d up (stopped: %s); %.1f creations/min with 2 in parallel", created.get(), stop.isEmpty() ? "?" : stop.get(0),
           created.get() / minutes), "150"));
       channel.shutdownNow();
