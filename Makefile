@@ -3,17 +3,20 @@
 MVN ?= mvn -B -q
 DEMO_DIR := build/images
 
-.PHONY: all setup build java guest-image demo-image run test unit-test clean bench bench-start bench-api bench-shim bench-net bench-warm bench-neighbour
+.PHONY: all setup build java cds guest-image demo-image run test unit-test clean bench bench-start bench-api bench-shim bench-net bench-warm bench-neighbour
 all: build
 
 setup:
 	@scripts/setup.sh
 
-build: setup java guest-image demo-image
+build: setup java guest-image demo-image cds
 
 java:
 	@echo "[build] Java modules (Maven)"
 	@$(MVN) install -DskipTests
+
+# Class-data-sharing archives for the launchers; `isola run`'s is trained on the demo image.
+cds: java guest-image demo-image
 	@scripts/cds-archives.sh
 
 guest-image:
