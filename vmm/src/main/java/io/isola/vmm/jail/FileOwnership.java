@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -26,17 +27,46 @@ public final class FileOwnership {
     Files.walkFileTree(root, new SimpleFileVisitor<>() {
       @Override
       public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-        if (!device.equals(Files.getAttribute(dir, "unix:dev", LinkOption.NOFOLLOW_LINKS))) {
-          return FileVisitResult.SKIP_SUBTREE; // a mount below (a volume): not ours to change
+        try {
+          if (!device.equals(Files.getAttribute(dir, "unix:dev", LinkOption.NOFOLLOW_LINKS))) {
+            return FileVisitResult.SKIP_SUBTREE; // a mount below (a volume): not ours to change
+          }
+          chown(dir, uid, gid);
+        } catch (NoSuchFileException gone) {
+          return FileVisitResult.SKIP_SUBTREE;
         }
-        chown(dir, uid, gid);
         return FileVisitResult.CONTINUE;
       }
 
       @Override
       public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        chown(file, uid, gid);
+        try {
+          chown(file, uid, gid);
+        } catch (NoSuchFileException gone) {
+          // see below
+        }
         return FileVisitResult.CONTINUE;
+      }
+
+      /**
+       * The tree may still be growing (`isola run` unpacks the image while the VM boots, and an
+       * image layer can delete what an earlier one made): an entry that went away needs no
+       * owner, and whatever is made after this walk is handed over by the next one.
+       */
+      @Override
+      public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+        if (e instanceof NoSuchFileException) {
+          return FileVisitResult.CONTINUE;
+        }
+        throw e;
+      }
+
+      @Override
+      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+        if (e == null || e instanceof NoSuchFileException) {
+          return FileVisitResult.CONTINUE;
+        }
+        throw e;
       }
     });
   }
