@@ -1,12 +1,12 @@
 package io.isola.vmm.jail;
 
+import io.isola.vmm.util.FileTrees;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /**
@@ -24,7 +24,10 @@ public final class FileOwnership {
       return;
     }
     Object device = Files.getAttribute(root, "unix:dev", LinkOption.NOFOLLOW_LINKS);
-    Files.walkFileTree(root, new SimpleFileVisitor<>() {
+    // The tree may still be changing (`isola run` unpacks the image while the VM boots, and an
+    // image layer can delete what an earlier one made): an entry that went away needs no owner,
+    // and whatever is made after this walk is handed over by the next one.
+    Files.walkFileTree(root, new FileTrees.SkippingVanishedEntries() {
       @Override
       public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
         try {
@@ -46,19 +49,6 @@ public final class FileOwnership {
           // see below
         }
         return FileVisitResult.CONTINUE;
-      }
-
-      /**
-       * The tree may still be growing (`isola run` unpacks the image while the VM boots, and an
-       * image layer can delete what an earlier one made): an entry that went away needs no
-       * owner, and whatever is made after this walk is handed over by the next one.
-       */
-      @Override
-      public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
-        if (e instanceof NoSuchFileException) {
-          return FileVisitResult.CONTINUE;
-        }
-        throw e;
       }
 
       @Override

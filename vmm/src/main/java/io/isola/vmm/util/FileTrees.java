@@ -14,6 +14,20 @@ public final class FileTrees {
   private FileTrees() {}
 
   /**
+   * A walk over a tree that something else may still change: an entry that went away between
+   * being listed and being visited is skipped, any other failure ends the walk.
+   */
+  public static class SkippingVanishedEntries extends SimpleFileVisitor<Path> {
+    @Override
+    public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+      if (e instanceof NoSuchFileException) {
+        return FileVisitResult.CONTINUE;
+      }
+      throw e;
+    }
+  }
+
+  /**
    * Deletes {@code root} and, if it is a real directory, everything below it. Symbolic links are
    * removed, never followed: a link planted in the tree must not make the host delete anything
    * outside it. A missing root is not an error. A tree with anything mounted in it (a volume's
@@ -32,19 +46,11 @@ public final class FileTrees {
       return;
     }
     // walkFileTree does not follow links unless asked: a link to a directory is visited as a file.
-    Files.walkFileTree(root, new SimpleFileVisitor<>() {
+    Files.walkFileTree(root, new SkippingVanishedEntries() {
       @Override
       public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
         Files.delete(file);
         return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
-        if (e instanceof NoSuchFileException) {
-          return FileVisitResult.CONTINUE;
-        }
-        throw e;
       }
 
       @Override
