@@ -1,12 +1,12 @@
-/* The frame of a ReadStdio answer, written by hand around the data instead of packed.
+/* The body of a ReadStdio answer (a ttrpc Response), written by hand around the data instead of packed.
  *
  * ttrpc_reply would pack ReadStdioResponse{data, eof} into one buffer, then pack
  * Response{status: {}, payload} into a second, copying a chunk of up to 1 MiB twice and
  * allocating twice (glibc maps and unmaps allocations that large, which costs page faults),
  * all before the kernel copies it once more into the port. Protobuf lets a bytes field be
- * followed by anything, so the same bytes can go out as head, data, tail with writev: the
- * data is then copied only by the kernel. stdio_frame_test.c checks the bytes are exactly
- * what protobuf-c packs. */
+ * followed by anything, so the same bytes can go out as head, data, tail with writev, behind
+ * the ttrpc header ttrpc.c writes: the data is then copied only by the kernel.
+ * stdio_frame_test.c checks the bytes are exactly what protobuf-c packs. */
 #include "stdio_frame.h"
 
 static size_t varint_len(uint64_t v)
@@ -30,28 +30,14 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 	return n;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-size_t stdio_frame_head(uint8_t head[STDIO_FRAME_HEAD_MAX], uint32_t sid, size_t n, bool eof)
+size_t stdio_body_head(uint8_t head[STDIO_BODY_HEAD_MAX], size_t n, bool eof, size_t *body_len)
 {
 	/* ReadStdioResponse: data = 1 (omitted when empty, as protobuf-c does), eof = 2 */
 	size_t inner = (n ? 1 + varint_len(n) + n : 0) + (eof ? 2 : 0);
-	/* Response: status = 1, an empty Status (code OK) always present; payload = 2, omitted
-	 * when empty */
-	size_t body = 2 + (inner ? 1 + varint_len(inner) + inner : 0);
 	uint8_t *p = head;
 
-	put_be32(p, (uint32_t)body);
-	put_be32(p + 4, sid);
-	p[8] = 2; /* response */
-	p[9] = 0;
-	p += 10;
+	/* Response: status = 1, an empty Status (code OK) always present; payload = 2, omitted
+	 * when empty */
 	*p++ = 0x0a;
 	*p++ = 0x00;
 	if (inner) {
@@ -62,10 +48,11 @@ size_t stdio_frame_head(uint8_t head[STDIO_FRAME_HEAD_MAX], uint32_t sid, size_t
 		*p++ = 0x0a;
 		p += put_varint(p, n);
 	}
+	*body_len = 2 + (inner ? 1 + varint_len(inner) + inner : 0);
 	return (size_t)(p - head);
 }
 
-size_t stdio_frame_tail(uint8_t tail[STDIO_FRAME_TAIL_MAX], bool eof)
+size_t stdio_body_tail(uint8_t tail[STDIO_BODY_TAIL_MAX], bool eof)
 {
 	if (!eof)
 		return 0;

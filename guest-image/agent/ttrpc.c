@@ -95,6 +95,14 @@ static void send_all(struct iovec *iov, int cnt)
 	}
 }
 
+static void put_response_header(uint8_t hdr[HDR], uint32_t sid, size_t body_len)
+{
+	put_be32(hdr, (uint32_t)body_len);
+	put_be32(hdr + 4, sid);
+	hdr[8] = T_RESPONSE;
+	hdr[9] = 0;
+}
+
 static void send_response(uint32_t sid, int code, const char *msg, const ProtobufCMessage *payload)
 {
 	Ttrpc__Status st = TTRPC__STATUS__INIT;
@@ -120,10 +128,7 @@ static void send_response(uint32_t sid, int code, const char *msg, const Protobu
 	if (!body)
 		die("out of memory");
 	ttrpc__response__pack(&resp, body);
-	put_be32(hdr, len);
-	put_be32(hdr + 4, sid);
-	hdr[8] = T_RESPONSE;
-	hdr[9] = 0;
+	put_response_header(hdr, sid, len);
 	struct iovec iov[2] = { { hdr, HDR }, { body, len } };
 	send_all(iov, 2);
 	free(body);
@@ -134,16 +139,20 @@ static void send_response(uint32_t sid, int code, const char *msg, const Protobu
  * straight from the caller's buffer (stdio_frame.c). */
 void ttrpc_reply_stdio(uint32_t sid, const uint8_t *data, size_t n, bool eof)
 {
-	uint8_t head[STDIO_FRAME_HEAD_MAX], tail[STDIO_FRAME_TAIL_MAX];
+	uint8_t hdr[HDR], head[STDIO_BODY_HEAD_MAX], tail[STDIO_BODY_TAIL_MAX];
+	size_t body_len;
 
 	if (sid == 0 || broken)
 		return;
-	struct iovec iov[3] = {
-		{ head, stdio_frame_head(head, sid, n, eof) },
+	size_t head_len = stdio_body_head(head, n, eof, &body_len);
+	put_response_header(hdr, sid, body_len);
+	struct iovec iov[4] = {
+		{ hdr, HDR },
+		{ head, head_len },
 		{ (void *)data, n },
-		{ tail, stdio_frame_tail(tail, eof) },
+		{ tail, stdio_body_tail(tail, eof) },
 	};
-	send_all(iov, 3);
+	send_all(iov, 4);
 }
 
 void ttrpc_reply(uint32_t sid, const ProtobufCMessage *msg)
