@@ -136,13 +136,8 @@ public final class AgentClient implements AutoCloseable {
         WaitProcessResponse.parser(), BLOCKING);
   }
 
-  /** Blocks until output is available; returns the response (empty data only with eof). */
-  public ReadStdioResponse read(String id, String execId, StdioStream stream) throws TtrpcException {
-    return TtrpcClient.await(readAsync(id, execId, stream), "ReadStdio");
-  }
-
   /**
-   * A ReadStdio sent now. The agent answers a stream's reads in the order they came, so several
+   * A ReadStdio sent now; its answer holds output (empty data only with eof). The agent answers a stream's reads in the order they came, so several
    * can be in flight (see {@link OutputReader}).
    */
   public CompletableFuture<ReadStdioResponse> readAsync(String id, String execId, StdioStream stream) {
