@@ -86,10 +86,11 @@ public final class TtrpcClient implements Closeable {
     if (broken.get() != null) { // broke between the check above and the put: fail now, not at the deadline
       response.completeExceptionally(broken.get());
     }
-    // however the call ends (answer, deadline, broken connection, caller gone), its stream is
-    // forgotten; on the response itself, since a cancelled reply never runs the stage below
-    response.whenComplete((r, error) -> pending.remove(streamId));
+    // However the call ends (answer, deadline, broken connection, caller gone), its stream is
+    // forgotten before the caller hears of it: a reply that comes after the caller gave up is
+    // then always counted as stray.
     CompletableFuture<T> reply = response.orTimeout(timeout.toNanos(), TimeUnit.NANOSECONDS)
+        .whenComplete((r, error) -> pending.remove(streamId))
         .handle((r, error) -> {
           if (error != null) {
             throw new CompletionException(failureOf(error, method, timeout));
